@@ -17,31 +17,15 @@ import pytest
 import micrograd
 from micrograd import Value, grad, no_grad, topological_order
 from micrograd.engine import Value as EngineValue
+from micrograd.examples import readme_expression
 
 PACKAGE_DIR = pathlib.Path(micrograd.__file__).parent
-
-
-def karpathy_readme_expression():
-    """The expression from micrograd's README, with its documented results."""
-    a = Value(-4.0)
-    b = Value(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    return a, b, g
 
 
 # --- compatibility with micrograd 0.1.0 -------------------------------------------------
 
 def test_readme_expression_gives_karpathys_numbers_exactly():
-    a, b, g = karpathy_readme_expression()
+    a, b, g = readme_expression()
     g.backward()
     assert g.data == 24.70408163265306
     assert a.grad == 138.83381924198252
@@ -206,7 +190,7 @@ def test_relu_of_negative_is_zero_with_zero_gradient():
 # --- backward semantics --------------------------------------------------------------------
 
 def test_backward_twice_accumulates_exactly_twice_on_leaves():
-    a, b, g = karpathy_readme_expression()
+    a, b, g = readme_expression()
     g.backward()
     first = (a.grad, b.grad)
     g.backward()
@@ -214,7 +198,7 @@ def test_backward_twice_accumulates_exactly_twice_on_leaves():
 
 
 def test_backward_twice_leaves_interior_grads_at_this_calls_values():
-    a, b, g = karpathy_readme_expression()
+    a, b, g = readme_expression()
     g.backward()
     interior = {n: n.grad for n in topological_order(g) if n._prev}
     g.backward()
@@ -256,7 +240,7 @@ def test_chain_of_a_million_nodes_backpropagates_without_recursion_limit():
 
 
 def test_topological_order_puts_parents_first_and_root_last():
-    a, b, g = karpathy_readme_expression()
+    a, b, g = readme_expression()
     order = topological_order(g)
     position = {n: i for i, n in enumerate(order)}
     assert order[-1] is g and len(position) == len(order)
@@ -295,7 +279,7 @@ def test_graph_is_freed_by_reference_counting_alone():
     gc.collect()
     gc.disable()
     try:
-        a, b, g = karpathy_readme_expression()
+        a, b, g = readme_expression()
         x = Value(0.3)
         h = (x.tanh() * x.sigmoid() + x.exp().log() + x**Value(2.0) + 2.0**x).softplus() / (x.sin() + 3.0)
         h.backward()
@@ -323,7 +307,7 @@ def test_memory_per_add_constant_op_is_under_300_bytes():
 # --- higher-order gradients, no_grad, detach ----------------------------------------------
 
 def test_grad_matches_backward_and_leaves_grad_untouched():
-    a, b, g = karpathy_readme_expression()
+    a, b, g = readme_expression()
     da, db = grad(g, [a, b])
     assert (a.grad, b.grad) == (0.0, 0.0)
     g.backward()
