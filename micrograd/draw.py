@@ -1,0 +1,304 @@
+"""Drawing a computation graph with Graphviz: `draw_dot(root)`.
+
+Each `Value` is a record box (label, data, grad); each op is its own small node between
+its inputs and its result, as in karpathy's `trace_graph.ipynb`. Node ids are positions in
+the graph's topological order (`v0`, `v0_op`, ...), never `id()`, so the same expression
+gives the same DOT source in every run. Options make the chain rule visible (each edge's
+local derivative), colour nodes by gradient, mark parameters, inputs and constants, and
+draw one moment of the forward or backward pass (`highlight=`, see `micrograd.stepping`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+import graphviz
+
+from .dot_program import configure_graphviz, find_dot
+from .engine import Value, topological_order
+from .stepping import BackwardStep, ForwardStep, _moment_of
+
+__all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
+
+Highlight = Union[Value, BackwardStep, ForwardStep]
+
+# ColorBrewer "Oranges": pale for a small |grad|, dark for the largest in the drawing.
+_GRAD_COLOURS = ("#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d94801")
+_PARAM_COLOUR, _INPUT_COLOUR, _CONSTANT_COLOUR = "#1f63b4", "#2a9d3a", "#8c8c8c"
+_HIGHLIGHT_COLOUR = "#d62728"
+_UNKNOWN = "?"  # a number not known yet at the drawn moment of a pass
+_RANKDIRS = ("LR", "TB", "RL", "BT")
+
+
+class GraphTooLargeError(ValueError):
+    """The graph has more nodes than `max_nodes`: laying it out would take minutes and the
+    picture would be unreadable. The message says how to draw a part of it."""
+
+
+class Drawing(graphviz.Digraph):
+    """A `graphviz.Digraph` that makes sure a `dot` program exists before it renders, so a
+    missing Graphviz gives `DotNotFoundError` with the two ways to get one."""
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:  # also behind Jupyter's inline display
+        _ensure_dot()
+        return super().pipe(*args, **kwargs)
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:  # also behind view()
+        _ensure_dot()
+        return super().render(*args, **kwargs)
+
+
+def _ensure_dot() -> None:
+    configure_graphviz()  # picks up a Graphviz installed since micrograd was imported
+    find_dot()  # raises DotNotFoundError when there is none
+
+
+def escape_record(text: str) -> str:
+    """`text` as a literal field of a Graphviz record label (`{ a | b }`)."""
+    text = text.replace("\\", "\\\\")
+    for ch in '{}|<>"':
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", "\\n")
+
+
+def _escape_text(text: str) -> str:
+    """`text` as a literal plain label: no escape sequences, never read as an HTML label."""
+    return graphviz.nohtml(text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+
+
+def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[List[Value], Set[Value]]:
+    """The nodes to draw, parents before children (the engine's topological order when
+    nothing is cut), and the set of nodes whose parents are not drawn."""
+    if max_depth is None and not stop_at:
+        order = topological_order(root)
+        return order, set()
+    depth = {root: 0}
+    if max_depth is not None:  # breadth first: a node's depth is its shortest distance to root
+        frontier = [root]
+        while frontier:
+            nxt = []
+            for node in frontier:
+                if depth[node] >= max_depth or node in stop_at:
+                    continue
+                for parent in node._prev:
+                    if parent not in depth:
+                        depth[parent] = depth[node] + 1
+                        nxt.append(parent)
+            frontier = nxt
+
+    def expands(node: Value) -> bool:
+        return node not in stop_at and (max_depth is None or depth[node] < max_depth)
+
+    # The engine's iterative topological sort, not descending into cut nodes.
+    order, cut = [], set()
+    visited = {root}
+    stack = [(root, iter(root._prev if expands(root) else ()))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent._prev if expands(parent) else ())))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+            if node._prev and not expands(node):
+                cut.add(node)
+    return order, cut
+
+
+class _Moment:
+    """One moment of a pass, as the drawing needs it."""
+
+    def __init__(self, forward: bool, node: Value, known: Dict[Value, float], pushed: Dict[Value, float]) -> None:
+        self.forward = forward  # forward: `known` holds data; backward: grads
+        self.node = node
+        self.known = known
+        self.pushed = pushed  # parent -> amount of gradient the current node gave it
+
+
+def _moment(root: Value, highlight: Highlight) -> _Moment:
+    if isinstance(highlight, ForwardStep):
+        return _Moment(True, highlight.node, {n: n.data for n in highlight.computed}, {})
+    if isinstance(highlight, BackwardStep):
+        return _Moment(False, highlight.node, highlight.grads, _sum_pushed(highlight.pushed))
+    if not isinstance(highlight, Value):
+        raise TypeError(f"highlight must be a Value, BackwardStep or ForwardStep, got {type(highlight).__name__}: {highlight!r}")
+    # A bare node: the moment right after it is processed, reading the live gradients
+    # (right while `backward_steps` is at this node, or after the pass, when all are final).
+    full = topological_order(root)
+    processed = full[::-1][: _moment_of(root, highlight, full) + 1]
+    known = {}
+    for node in processed:
+        known[node] = node.grad
+        if node.grad != 0.0 or node._custom_backward is not None:
+            for parent in node._prev:
+                known[parent] = parent.grad
+    g = highlight.grad
+    pushed = {} if highlight._custom_backward is not None or g == 0.0 else _sum_pushed(
+        [(p, d * g) for p, d in zip(highlight._prev, highlight._local)])
+    return _Moment(False, highlight, known, pushed)
+
+
+def _sum_pushed(pushed: Iterable[Tuple[Value, float]]) -> Dict[Value, float]:
+    out: Dict[Value, float] = {}
+    for parent, amount in pushed:
+        out[parent] = out.get(parent, 0.0) + amount
+    return out
+
+
+def _as_set(nodes: Any, name: str) -> Set[Value]:
+    if nodes is None:
+        return set()
+    if hasattr(nodes, "parameters") and callable(nodes.parameters):  # a Module
+        nodes = nodes.parameters()
+    if isinstance(nodes, Value):
+        nodes = [nodes]
+    out = set()
+    for node in nodes:
+        if not isinstance(node, Value):
+            raise TypeError(f"{name} must hold Values, got {type(node).__name__}: {node!r}")
+        out.add(node)
+    return out
+
+
+def draw_dot(
+    root: Value,
+    format: str = "svg",
+    rankdir: str = "LR",
+    *,
+    show_local: bool = False,
+    color_by_grad: bool = False,
+    params: Any = None,
+    inputs: Any = None,
+    highlight: Optional[Highlight] = None,
+    max_nodes: Optional[int] = 500,
+    max_depth: Optional[int] = None,
+    stop_at: Optional[Iterable[Value]] = None,
+    precision: int = 4,
+) -> Drawing:
+    """Draw the computation graph behind `root` as a `graphviz.Digraph`.
+
+    In Jupyter the result displays inline; `.render("name")` writes `name.svg`, and
+    `.pipe(format="png")` gives the bytes. Rendering needs a `dot` program: a system
+    Graphviz or the `graphviz-pure` executable installed with micrograd.
+
+    Args:
+        root: the node to draw the graph of (usually a loss).
+        format: the output format for `render`/`pipe` ("svg", "png", ...).
+        rankdir: "LR" (inputs left, root right), "TB", "RL" or "BT".
+        show_local: label each edge from an input to an op with the local derivative
+            d(out)/d(in) that the chain rule multiplies by (blank for a hand-written
+            `_backward`, whose derivatives are not recorded).
+        color_by_grad: fill each value node by |grad|, darkest for the largest in view.
+        params: the parameters (an iterable of Values or a Module), drawn with a blue
+            border. `inputs`: the inputs, green. When either is given, every other leaf
+            is drawn as a constant (grey, dashed); otherwise leaves are not marked.
+        highlight: one moment of a pass: a `BackwardStep` or `ForwardStep` (see
+            `micrograd.stepping`), or a node, meaning the backward pass right after that
+            node pushed its gradient (reading the live `.grad`s). The node and the edges
+            gradient just flowed along are red; numbers not known yet show "?".
+        max_nodes: refuse (`GraphTooLargeError`) to draw more value nodes than this;
+            None draws any size (a 66,000-node graph takes Graphviz many minutes).
+        max_depth: draw only the last `max_depth` ops before the root; deeper nodes are
+            left out and the cut nodes say how many inputs are not drawn.
+        stop_at: nodes whose own history is not drawn (for example a layer's inputs, to
+            draw one layer or one neuron at a time).
+        precision: decimals shown for data and grad.
+
+    Raises:
+        GraphTooLargeError: more than `max_nodes` value nodes would be drawn.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"draw_dot rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+    for name, n in (("max_nodes", max_nodes), ("max_depth", max_depth)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError(f"draw_dot {name} must be a non-negative int or None, got {n!r}")
+    if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 17:
+        raise ValueError(f"draw_dot precision must be an int from 0 to 17, got {precision!r}")
+
+    nodes, cut = _walk(root, max_depth, _as_set(stop_at, "stop_at"))
+    if max_nodes is not None and len(nodes) > max_nodes:
+        raise GraphTooLargeError(
+            f"draw_dot: the graph behind this Value has {len(nodes):,} nodes, more than max_nodes={max_nodes:,};"
+            " Graphviz would take a very long time to lay it out and the picture would be unreadable."
+            " Draw a part of it instead: max_depth=3 (the last ops before the root), stop_at=<nodes whose history"
+            " to leave out> (e.g. a layer's inputs, for one neuron at a time), draw_dot(<an inner node>) for the"
+            " graph behind it, or pass max_nodes=None to draw everything anyway."
+        )
+    moment = _moment(root, highlight) if highlight is not None else None
+    if moment is not None and moment.node not in set(nodes):
+        raise ValueError(f"draw_dot: the highlighted node {moment.node!r} is not in the drawn graph")
+    param_set, input_set = _as_set(params, "params"), _as_set(inputs, "inputs")
+    mark_leaves = bool(param_set or input_set)
+
+    dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
+    ids = {node: f"v{i}" for i, node in enumerate(nodes)}
+    grads = {n: moment.known[n] for n in nodes if n in moment.known} if moment and not moment.forward else None
+    largest = max((abs(g) for g in (grads.values() if grads is not None else (n.grad for n in nodes))), default=0.0)
+
+    for node in nodes:
+        name = ids[node]
+        data: Optional[float] = node.data
+        grad: Optional[float] = node.grad
+        if moment is not None:
+            grad = None if moment.forward else grads.get(node)
+            if moment.forward and node not in moment.known:
+                data = None
+        fields = [escape_record(node.label)] if node.label else []
+        fields.append("data " + (_UNKNOWN if data is None else f"{data:.{precision}f}"))
+        fields.append("grad " + (_UNKNOWN if grad is None else f"{grad:.{precision}f}"))
+        attrs = {"shape": "record", "label": "{ " + " | ".join(fields) + " }"}
+        styles = []
+        if mark_leaves and not node._prev:
+            if node in param_set:
+                attrs.update(color=_PARAM_COLOUR, penwidth="2", tooltip="parameter")
+            elif node in input_set:
+                attrs.update(color=_INPUT_COLOUR, penwidth="2", tooltip="input")
+            else:
+                attrs.update(color=_CONSTANT_COLOUR, fontcolor=_CONSTANT_COLOUR, tooltip="constant")
+                styles.append("dashed")
+        if color_by_grad and grad is not None:
+            level = 0 if largest == 0.0 else round(abs(grad) / largest * (len(_GRAD_COLOURS) - 1))
+            attrs["fillcolor"] = _GRAD_COLOURS[level]
+            styles.append("filled")
+        if moment is not None and node is moment.node:
+            attrs.update(color=_HIGHLIGHT_COLOUR, penwidth="3")
+        if styles:
+            attrs["style"] = ",".join(styles)
+        dot.node(name, **attrs)
+        if not node._prev:
+            continue
+
+        op = name + "_op"
+        current = moment is not None and node is moment.node and (moment.forward or moment.pushed)
+        op_label = node._op or "?"
+        if node._op == "*" and len(node._prev) == 1:
+            op_label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
+        if node in cut:
+            op_label += f"\n({len(node._prev)} inputs not drawn)"
+        op_attrs = {"label": _escape_text(op_label)}
+        if current:
+            op_attrs.update(color=_HIGHLIGHT_COLOUR, fontcolor=_HIGHLIGHT_COLOUR, penwidth="2")
+        dot.node(op, **op_attrs)
+        dot.edge(op, name, **(_hot() if current else {}))
+        if node in cut:
+            continue
+        has_local = len(node._local) == len(node._prev)
+        for j, parent in enumerate(node._prev):
+            edge: Dict[str, str] = {}
+            if show_local and has_local:
+                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g}")
+            if current:
+                edge.update(_hot())
+                if not moment.forward and parent in moment.pushed and j == node._prev.index(parent):
+                    edge["xlabel"] = _escape_text(f"+= {moment.pushed[parent]:.{precision}g}")
+            dot.edge(ids[parent], op, **edge)
+    return dot
+
+
+def _hot() -> Dict[str, str]:
+    return {"color": _HIGHLIGHT_COLOUR, "fontcolor": _HIGHLIGHT_COLOUR, "penwidth": "2"}
