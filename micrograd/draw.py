@@ -173,7 +173,7 @@ def draw_dot(
     params: Any = None,
     inputs: Any = None,
     highlight: Optional[Highlight] = None,
-    max_nodes: Optional[int] = 500,
+    max_nodes: Optional[int] = 1000,
     max_depth: Optional[int] = None,
     stop_at: Optional[Iterable[Value]] = None,
     precision: int = 4,
