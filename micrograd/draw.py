@@ -279,7 +279,8 @@ def draw_dot(
         if node._op == "*" and len(node._prev) == 1:
             op_label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
         if node in cut:
-            op_label += f"\n({len(node._prev)} inputs not drawn)"
+            k = len(node._prev)
+            op_label += f"\n({k} input{'s' if k > 1 else ''} not drawn)"
         op_attrs = {"label": _escape_text(op_label)}
         if current:
             op_attrs.update(color=_HIGHLIGHT_COLOUR, fontcolor=_HIGHLIGHT_COLOUR, penwidth="2")
