@@ -10,6 +10,7 @@ draw one moment of the forward or backward pass (`highlight=`, see `micrograd.st
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 import graphviz
@@ -28,6 +29,7 @@ _PARAM_COLOUR, _INPUT_COLOUR, _CONSTANT_COLOUR = "#1f63b4", "#2a9d3a", "#8c8c8c"
 _HIGHLIGHT_COLOUR = "#d62728"
 _UNKNOWN = "?"  # a number not known yet at the drawn moment of a pass
 _RANKDIRS = ("LR", "TB", "RL", "BT")
+_NOT_IN_GRAPHVIZ_PURE = ("pdf", "ps", "ps2", "eps")
 
 
 class GraphTooLargeError(ValueError):
@@ -37,20 +39,28 @@ class GraphTooLargeError(ValueError):
 
 class Drawing(graphviz.Digraph):
     """A `graphviz.Digraph` that makes sure a `dot` program exists before it renders, so a
-    missing Graphviz gives `DotNotFoundError` with the two ways to get one."""
+    missing Graphviz gives `DotNotFoundError` with the two ways to get one, and asking
+    graphviz-pure for a format it lacks (PDF) says so instead of failing inside it."""
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:  # also behind Jupyter's inline display
-        _ensure_dot()
+        _ensure_dot(kwargs.get("format") or (args[0] if args else None) or self.format)
         return super().pipe(*args, **kwargs)
 
     def render(self, *args: Any, **kwargs: Any) -> Any:  # also behind view()
-        _ensure_dot()
+        outfile = kwargs.get("outfile")
+        suffix = pathlib.Path(outfile).suffix.lstrip(".") if outfile is not None else ""
+        _ensure_dot(kwargs.get("format") or suffix or self.format)
         return super().render(*args, **kwargs)
 
 
-def _ensure_dot() -> None:
+def _ensure_dot(format: str) -> None:
     configure_graphviz()  # picks up a Graphviz installed since micrograd was imported
-    find_dot()  # raises DotNotFoundError when there is none
+    program = find_dot()  # raises DotNotFoundError when there is none
+    if format in _NOT_IN_GRAPHVIZ_PURE and pathlib.Path(program).name.startswith("graphviz-pure"):
+        raise ValueError(
+            f"cannot render format={format!r}: graphviz-pure (the dot program in use, {program}) writes no"
+            " PDF or PostScript; use format='svg' or 'png', or install Graphviz itself (https://graphviz.org/download/)"
+        )
 
 
 def escape_record(text: str) -> str:

@@ -293,6 +293,13 @@ def test_renders_png_through_graphviz_pure(fallback_only, tmp_path):
     assert width > height > 0  # drawn left to right
 
 
+def test_asking_graphviz_pure_for_pdf_says_it_has_none(fallback_only, tmp_path):
+    dot = draw_dot(relu_example(), format="pdf")
+    for render in (dot.pipe, lambda: dot.render(tmp_path / "g"), lambda: draw_dot(relu_example()).pipe("pdf")):
+        with pytest.raises(ValueError, match="cannot render format='pdf': graphviz-pure .* use format='svg' or 'png'"):
+            render()
+
+
 def test_jupyter_display_is_an_svg(fallback_only):
     bundle = draw_dot(relu_example())._repr_mimebundle_()
     assert svg_nodes(bundle["image/svg+xml"])[0] == "v0"
