@@ -17,7 +17,7 @@ import graphviz
 
 from .dot_program import configure_graphviz, find_dot
 from .engine import Value, topological_order
-from .stepping import BackwardStep, ForwardStep, _moment_of
+from .stepping import BackwardStep, ForwardStep
 
 __all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
 
@@ -137,8 +137,11 @@ def _moment(root: Value, highlight: Highlight) -> _Moment:
         raise TypeError(f"highlight must be a Value, BackwardStep or ForwardStep, got {type(highlight).__name__}: {highlight!r}")
     # A bare node: the moment right after it is processed, reading the live gradients
     # (right while `backward_steps` is at this node, or after the pass, when all are final).
-    full = topological_order(root)
-    processed = full[::-1][: _moment_of(root, highlight, full) + 1]
+    backward_order = topological_order(root)[::-1]
+    try:
+        processed = backward_order[: backward_order.index(highlight) + 1]  # Value == is identity
+    except ValueError:
+        raise ValueError(f"draw_dot: the highlighted node {highlight!r} is not in the graph behind {root!r}") from None
     known = {}
     for node in processed:
         known[node] = node.grad

@@ -11,7 +11,7 @@ Both walk `topological_order(root)`, so they follow the engine's order exactly.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Tuple
 
 from .engine import Value, topological_order
 
@@ -179,11 +179,3 @@ def forward_steps(root: Value) -> Iterator[ForwardStep]:
     for i, node in enumerate(order):
         yield ForwardStep(i, len(order), node, order)
 
-
-def _moment_of(root: Value, node: Value, order: Optional[List[Value]] = None) -> int:
-    """The index of `node` in `root`'s backward order (internal, for `draw_dot(highlight=node)`)."""
-    order = topological_order(root) if order is None else order
-    for i, n in enumerate(reversed(order)):
-        if n is node:
-            return i
-    raise ValueError(f"highlight node {node!r} is not in the graph behind {root!r}")

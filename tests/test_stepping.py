@@ -34,20 +34,13 @@ def lecture_graph():
     return L, dict(a=a, b=b, c=c, d=d, e=e, f=f, L=L)
 
 
-def readme_graph():
-    """karpathy's README expression: shared subexpressions, relu, powers and division."""
-    a, b = Value(-4.0, label="a"), Value(2.0, label="b")
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    return g
+def shared_graph():
+    """Shared subexpressions, a dead and a live ReLU, powers, exp and division."""
+    a, b = Value(-1.5, label="a"), Value(0.5, label="b")
+    s = a * b
+    t = (s + a).relu() + (s - a).relu()
+    u = t**2 / (b + 2.0) + s.exp()
+    return u * t - 3.0 / u
 
 
 def moons_loss(fused, n=8):
@@ -83,7 +76,7 @@ def run_steps(root):
 
 GRAPHS = {
     "lecture": lambda: lecture_graph()[0],
-    "readme": readme_graph,
+    "shared": shared_graph,
     "moons_fused": lambda: moons_loss(True),
     "moons_unfused": lambda: moons_loss(False),
     "custom_backward": custom_graph,
@@ -120,7 +113,7 @@ def test_last_step_grads_are_every_final_grad(name):
 
 
 def test_leaving_the_loop_early_still_completes_the_pass():
-    stopped, reference = readme_graph(), readme_graph()
+    stopped, reference = shared_graph(), shared_graph()
     for step in backward_steps(stopped):
         if step.index == 3:
             break
