@@ -40,7 +40,12 @@ class GraphTooLargeError(ValueError):
 class Drawing(graphviz.Digraph):
     """A `graphviz.Digraph` that makes sure a `dot` program exists before it renders, so a
     missing Graphviz gives `DotNotFoundError` with the two ways to get one, and asking
-    graphviz-pure for a format it lacks (PDF) says so instead of failing inside it."""
+    graphviz-pure for a format it lacks (PDF) says so instead of failing inside it.
+
+    `values` holds the drawn Values in DOT-id order: node `v3` is `values[3]`.
+    """
+
+    values: Tuple[Value, ...] = ()
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:  # also behind Jupyter's inline display
         _ensure_dot(kwargs.get("format") or (args[0] if args else None) or self.format)
@@ -249,6 +254,7 @@ def draw_dot(
     mark_leaves = bool(param_set or input_set)
 
     dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
+    dot.values = tuple(nodes)
     ids = {node: f"v{i}" for i, node in enumerate(nodes)}
     grads = {n: moment.known[n] for n in nodes if n in moment.known} if moment and not moment.forward else None
     largest = max((abs(g) for g in (grads.values() if grads is not None else (n.grad for n in nodes))), default=0.0)

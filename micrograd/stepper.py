@@ -30,15 +30,19 @@ def frames(root: Value, direction: str = "backward", **draw_options: Any) -> Lis
         direction: "backward" runs `root.backward()` one node at a time (leaves
             accumulate, as with `backward()`); "forward" replays the evaluation order.
         **draw_options: passed to `draw_dot` (`show_local=True`, `rankdir="TB"`, ...).
-            The size limit `max_nodes` is checked before the pass runs.
+            The size limit `max_nodes` is checked before the pass runs. With
+            `max_depth` or `stop_at`, only the steps at drawn nodes get a drawing.
     """
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
     if "highlight" in draw_options:
         raise TypeError("frames draws every step itself: do not pass highlight")
-    draw_dot(root, **draw_options)  # the size guard (and option checks), before any .grad changes
+    # The size guard and option checks, before any .grad changes; and which nodes are in view.
+    drawn = set(draw_dot(root, **draw_options).values)
     steps = backward_steps(root) if direction == "backward" else forward_steps(root)
-    return [draw_dot(root, highlight=step, **draw_options) for step in steps]
+    # With max_depth or stop_at, the pass still runs through every node, but only the
+    # steps at drawn nodes get a picture.
+    return [draw_dot(root, highlight=step, **draw_options) for step in steps if step.node in drawn]
 
 
 def save_frames(

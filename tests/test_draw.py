@@ -412,6 +412,21 @@ def test_frames_draw_one_picture_per_step_and_leave_grads_as_backward_does():
     assert drawings[-1].source.count("grad ?") == 0 and drawings[0].source.count("grad ?") == 4
 
 
+def test_drawing_values_map_dot_ids_back_to_nodes():
+    y = relu_example()
+    dot = draw_dot(y)
+    assert dot.values == tuple(micrograd.topological_order(y))
+    assert dot.values[3] is y and 'v3 [label="{ data 3.0000 | grad 1.0000 }" shape=record]' in node_lines(dot)
+
+
+def test_frames_of_a_cut_view_cover_only_the_drawn_steps_but_finish_the_pass():
+    L, reference = lecture_graph(), lecture_graph()
+    drawings = frames(L, max_depth=1)  # L, d and f are drawn; a, b, c and a*b are not
+    reference.backward()
+    assert len(drawings) == 3
+    assert [n.grad for n in micrograd.topological_order(L)] == [n.grad for n in micrograd.topological_order(reference)]
+
+
 def test_frames_check_the_size_before_running_the_pass(demo_loss):
     loss, model, _ = demo_loss
     before = [p.grad for p in model.parameters()]
