@@ -256,30 +256,17 @@ def draw_dot(
     dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
     dot.values = tuple(nodes)
     ids = {node: f"v{i}" for i, node in enumerate(nodes)}
-    grads = {n: moment.known[n] for n in nodes if n in moment.known} if moment and not moment.forward else None
-    largest = max((abs(g) for g in (grads.values() if grads is not None else (n.grad for n in nodes))), default=0.0)
-
+    shown = {node: _shown_numbers(node, moment) for node in nodes}
+    largest = max((abs(g) for _, g in shown.values() if g is not None), default=0.0)
     for node in nodes:
-        name = ids[node]
-        data: Optional[float] = node.data
-        grad: Optional[float] = node.grad
-        if moment is not None:
-            grad = None if moment.forward else grads.get(node)
-            if moment.forward and node not in moment.known:
-                data = None
+        data, grad = shown[node]
         fields = [escape_record(node.label)] if node.label else []
         fields.append("data " + (_UNKNOWN if data is None else f"{data:.{precision}f}"))
         fields.append("grad " + (_UNKNOWN if grad is None else f"{grad:.{precision}f}"))
         attrs = {"shape": "record", "label": "{ " + " | ".join(fields) + " }"}
         styles = []
         if mark_leaves and not node._prev:
-            if node in param_set:
-                attrs.update(color=_PARAM_COLOUR, penwidth="2", tooltip="parameter")
-            elif node in input_set:
-                attrs.update(color=_INPUT_COLOUR, penwidth="2", tooltip="input")
-            else:
-                attrs.update(color=_CONSTANT_COLOUR, fontcolor=_CONSTANT_COLOUR, tooltip="constant")
-                styles.append("dashed")
+            styles += _mark_leaf(attrs, node, param_set, input_set)
         if color_by_grad and grad is not None:
             level = 0 if largest == 0.0 else round(abs(grad) / largest * (len(_GRAD_COLOURS) - 1))
             attrs["fillcolor"] = _GRAD_COLOURS[level]
@@ -288,36 +275,64 @@ def draw_dot(
             attrs.update(color=_HIGHLIGHT_COLOUR, penwidth="3")
         if styles:
             attrs["style"] = ",".join(styles)
-        dot.node(name, **attrs)
-        if not node._prev:
-            continue
-
-        op = name + "_op"
-        current = moment is not None and node is moment.node and (moment.forward or moment.pushed)
-        op_label = node._op or "?"
-        if node._op == "*" and len(node._prev) == 1:
-            op_label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
-        if node in cut:
-            k = len(node._prev)
-            op_label += f"\n({k} input{'s' if k > 1 else ''} not drawn)"
-        op_attrs = {"label": _escape_text(op_label)}
-        if current:
-            op_attrs.update(color=_HIGHLIGHT_COLOUR, fontcolor=_HIGHLIGHT_COLOUR, penwidth="2")
-        dot.node(op, **op_attrs)
-        dot.edge(op, name, **(_hot() if current else {}))
-        if node in cut:
-            continue
-        has_local = len(node._local) == len(node._prev)
-        for j, parent in enumerate(node._prev):
-            edge: Dict[str, str] = {}
-            if show_local and has_local:
-                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g}")
-            if current:
-                edge.update(_hot())
-                if not moment.forward and parent in moment.pushed and j == node._prev.index(parent):
-                    edge["xlabel"] = _escape_text(f"+= {moment.pushed[parent]:.{precision}g}")
-            dot.edge(ids[parent], op, **edge)
+        dot.node(ids[node], **attrs)
+        if node._prev:
+            _draw_op(dot, node, ids, node in cut, moment, show_local, precision)
     return dot
+
+
+def _shown_numbers(node: Value, moment: Optional[_Moment]) -> Tuple[Optional[float], Optional[float]]:
+    """(data, grad) as the drawing shows them: None where not known at the drawn moment."""
+    if moment is None:
+        return node.data, node.grad
+    if moment.forward:  # values appear one by one; gradients are not part of the forward pass
+        return (node.data if node in moment.known else None), None
+    return node.data, moment.known.get(node)
+
+
+def _mark_leaf(attrs: Dict[str, str], node: Value, params: Set[Value], inputs: Set[Value]) -> List[str]:
+    """Style a leaf as a parameter, an input or a constant; returns the styles to add."""
+    if node in params:
+        attrs.update(color=_PARAM_COLOUR, penwidth="2", tooltip="parameter")
+        return []
+    if node in inputs:
+        attrs.update(color=_INPUT_COLOUR, penwidth="2", tooltip="input")
+        return []
+    attrs.update(color=_CONSTANT_COLOUR, fontcolor=_CONSTANT_COLOUR, tooltip="constant")
+    return ["dashed"]
+
+
+def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment: Optional[_Moment],
+             show_local: bool, precision: int) -> None:
+    """The op node that made `node`, the edge to it, and the edges from its inputs."""
+    name = ids[node]
+    op = name + "_op"
+    # Highlighted: the node of a forward step, or a backward step that pushed gradient.
+    current = moment is not None and node is moment.node and (moment.forward or bool(moment.pushed))
+    label = node._op or "?"
+    if node._op == "*" and len(node._prev) == 1:
+        label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
+    if cut:
+        k = len(node._prev)
+        label += f"\n({k} input{'s' if k > 1 else ''} not drawn)"
+    attrs = {"label": _escape_text(label)}
+    if current:
+        attrs.update(_hot())
+    dot.node(op, **attrs)
+    dot.edge(op, name, **(_hot() if current else {}))
+    if cut:
+        return
+    has_local = len(node._local) == len(node._prev)  # a hand-written _backward records none
+    pushed = moment.pushed if moment is not None and current else {}
+    for j, parent in enumerate(node._prev):
+        edge: Dict[str, str] = {}
+        if show_local and has_local:
+            edge["label"] = _escape_text(f"{node._local[j]:.{precision}g}")
+        if current:
+            edge.update(_hot())
+            if parent in pushed and j == node._prev.index(parent):  # x * x: say it once
+                edge["xlabel"] = _escape_text(f"+= {pushed[parent]:.{precision}g}")
+        dot.edge(ids[parent], op, **edge)
 
 
 def _hot() -> Dict[str, str]:
