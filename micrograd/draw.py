@@ -126,18 +126,28 @@ def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[L
 class _Moment:
     """One moment of a pass, as the drawing needs it."""
 
-    def __init__(self, forward: bool, node: Value, known: Dict[Value, float], pushed: Dict[Value, float]) -> None:
+    def __init__(self, forward: bool, node: Value, known: Dict[Value, float],
+                 amounts: Tuple[Optional[float], ...] = (), grad: float = 0.0) -> None:
         self.forward = forward  # forward: `known` holds data; backward: grads
         self.node = node
         self.known = known
-        self.pushed = pushed  # parent -> amount of gradient the current node gave it
+        # Backward: the gradient `node` gave along each edge, in `node._prev` order (None
+        # for an edge that carried nothing new); empty when it pushed nothing.
+        self.amounts = amounts
+        self.grad = grad  # the gradient `node` pushed
 
 
 def _moment(root: Value, highlight: Highlight) -> _Moment:
     if isinstance(highlight, ForwardStep):
-        return _Moment(True, highlight.node, {n: n.data for n in highlight.computed}, {})
+        return _Moment(True, highlight.node, {n: n.data for n in highlight.computed})
     if isinstance(highlight, BackwardStep):
-        return _Moment(False, highlight.node, highlight.grads, _sum_pushed(highlight.pushed))
+        node = highlight.node
+        if highlight.custom:  # amounts were read off per parent: show each once
+            by_parent = dict(highlight.pushed)
+            amounts = tuple(by_parent.get(p) if node._prev.index(p) == j else None for j, p in enumerate(node._prev))
+        else:
+            amounts = tuple(amount for _, amount in highlight.pushed)
+        return _Moment(False, node, highlight.grads, amounts, highlight.grad)
     if not isinstance(highlight, Value):
         raise TypeError(f"highlight must be a Value, BackwardStep or ForwardStep, got {type(highlight).__name__}: {highlight!r}")
     # A bare node: the moment right after it is processed, reading the live gradients
@@ -154,16 +164,10 @@ def _moment(root: Value, highlight: Highlight) -> _Moment:
             for parent in node._prev:
                 known[parent] = parent.grad
     g = highlight.grad
-    pushed = {} if highlight._custom_backward is not None or g == 0.0 else _sum_pushed(
-        [(p, d * g) for p, d in zip(highlight._prev, highlight._local)])
-    return _Moment(False, highlight, known, pushed)
-
-
-def _sum_pushed(pushed: Iterable[Tuple[Value, float]]) -> Dict[Value, float]:
-    out: Dict[Value, float] = {}
-    for parent, amount in pushed:
-        out[parent] = out.get(parent, 0.0) + amount
-    return out
+    # What backward() adds along each edge (a hand-written _backward's amounts are unknown).
+    pushes = highlight._custom_backward is None and g != 0.0
+    amounts = tuple(d * g for d in highlight._local) if pushes else ()
+    return _Moment(False, highlight, known, amounts, g)
 
 
 def _as_set(nodes: Any, name: str) -> Set[Value]:
@@ -308,7 +312,8 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
     name = ids[node]
     op = name + "_op"
     # Highlighted: the node of a forward step, or a backward step that pushed gradient.
-    current = moment is not None and node is moment.node and (moment.forward or bool(moment.pushed))
+    current = moment is not None and node is moment.node and (moment.forward or any(
+        a is not None for a in moment.amounts))
     label = node._op or "?"
     if node._op == "*" and len(node._prev) == 1:
         label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
@@ -323,15 +328,18 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
     if cut:
         return
     has_local = len(node._local) == len(node._prev)  # a hand-written _backward records none
-    pushed = moment.pushed if moment is not None and current else {}
+    amounts = moment.amounts if moment is not None and current else ()
     for j, parent in enumerate(node._prev):
         edge: Dict[str, str] = {}
         if show_local and has_local:
             edge["label"] = _escape_text(f"{node._local[j]:.{precision}g}")
         if current:
             edge.update(_hot())
-            if parent in pushed and j == node._prev.index(parent):  # x * x: say it once
-                edge["xlabel"] = _escape_text(f"+= {pushed[parent]:.{precision}g}")
+            amount = amounts[j] if j < len(amounts) else None
+            if amount is not None and "label" in edge:  # the chain rule: local * grad = what is added
+                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g} × {moment.grad:.{precision}g} = {amount:.{precision}g}")
+            elif amount is not None:
+                edge["label"] = _escape_text(f"+= {amount:.{precision}g}")
         dot.edge(ids[parent], op, **edge)
 
 

@@ -375,9 +375,34 @@ def test_highlighting_a_backward_step_marks_the_node_and_the_edges_it_pushed_alo
     hot = [line for line in edge_lines(dot) if "#d62728" in line]
     assert hot == [
         'v4_op -> v4 [color="#d62728" fontcolor="#d62728" penwidth=2]',
-        'v2 -> v4_op [color="#d62728" fontcolor="#d62728" penwidth=2 xlabel="+= -2"]',
-        'v3 -> v4_op [color="#d62728" fontcolor="#d62728" penwidth=2 xlabel="+= -2"]',
+        'v2 -> v4_op [label="+= -2" color="#d62728" fontcolor="#d62728" penwidth=2]',
+        'v3 -> v4_op [label="+= -2" color="#d62728" fontcolor="#d62728" penwidth=2]',
     ]
+
+
+def test_with_show_local_a_highlighted_edge_shows_the_chain_rule_product():
+    x, w = Value(3.0, label="x"), Value(-0.5, label="w")
+    out = x * x * w  # (x*x) * w
+    steps = list(backward_steps(out))
+    dot = draw_dot(out, highlight=steps[2], show_local=True)  # x*x, grad w = -0.5, pushes 3 * -0.5 twice
+    assert steps[2].node is out._prev[0]
+    assert [line for line in edge_lines(dot) if "v0 -> v1_op" in line] == [
+        'v0 -> v1_op [label="3 × -0.5 = -1.5" color="#d62728" fontcolor="#d62728" penwidth=2]'] * 2
+
+
+def test_highlighting_a_hand_written_backward_shows_what_it_added_once_per_parent():
+    x = Value(3.0, label="x")
+    out = Value(9.0, (x, x), "square")
+
+    def _backward():
+        x.grad += 2 * x.data * out.grad
+
+    out._backward = _backward
+    root = out * 2.0
+    steps = list(backward_steps(root))
+    edges = [line for line in edge_lines(draw_dot(root, highlight=steps[1], show_local=True)) if "v0 -> " in line]
+    assert edges == ['v0 -> v1_op [label="+= 12" color="#d62728" fontcolor="#d62728" penwidth=2]',
+                     'v0 -> v1_op [color="#d62728" fontcolor="#d62728" penwidth=2]']
 
 
 def test_highlighting_a_node_mid_pass_draws_the_same_moment_as_its_step():
