@@ -337,7 +337,7 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
             edge.update(_hot())
             amount = amounts[j] if j < len(amounts) else None
             if amount is not None and "label" in edge:  # the chain rule: local * grad = what is added
-                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g} × {moment.grad:.{precision}g} = {amount:.{precision}g}")
+                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}")
             elif amount is not None:
                 edge["label"] = _escape_text(f"+= {amount:.{precision}g}")
         dot.edge(ids[parent], op, **edge)

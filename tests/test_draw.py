@@ -387,7 +387,7 @@ def test_with_show_local_a_highlighted_edge_shows_the_chain_rule_product():
     dot = draw_dot(out, highlight=steps[2], show_local=True)  # x*x, grad w = -0.5, pushes 3 * -0.5 twice
     assert steps[2].node is out._prev[0]
     assert [line for line in edge_lines(dot) if "v0 -> v1_op" in line] == [
-        'v0 -> v1_op [label="3 × -0.5 = -1.5" color="#d62728" fontcolor="#d62728" penwidth=2]'] * 2
+        'v0 -> v1_op [label="3 * -0.5 = -1.5" color="#d62728" fontcolor="#d62728" penwidth=2]'] * 2
 
 
 def test_highlighting_a_hand_written_backward_shows_what_it_added_once_per_parent():
