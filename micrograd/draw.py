@@ -68,7 +68,7 @@ def _ensure_dot(format: str) -> None:
         )
 
 
-def escape_record(text: str) -> str:
+def _escape_record(text: str) -> str:
     """`text` as a literal field of a Graphviz record label (`{ a | b }`)."""
     text = text.replace("\\", "\\\\")
     for ch in '{}|<>"':
@@ -264,7 +264,7 @@ def draw_dot(
     largest = max((abs(g) for _, g in shown.values() if g is not None), default=0.0)
     for node in nodes:
         data, grad = shown[node]
-        fields = [escape_record(node.label)] if node.label else []
+        fields = [_escape_record(node.label)] if node.label else []
         fields.append("data " + (_UNKNOWN if data is None else f"{data:.{precision}f}"))
         fields.append("grad " + (_UNKNOWN if grad is None else f"{grad:.{precision}f}"))
         attrs = {"shape": "record", "label": "{ " + " | ".join(fields) + " }"}
