@@ -6,8 +6,14 @@ deterministic and repeatable `backward()`, higher-order gradients, clear errors.
 """
 
 from . import nn
+from .dot_program import DotNotFoundError, configure_graphviz, find_dot
+from .draw import GraphTooLargeError, draw_dot
 from .engine import Value, affine, grad, is_grad_enabled, no_grad, topological_order
+from .stepper import frames, save_frames, step_through
+from .stepping import BackwardStep, ForwardStep, backward_steps, forward_steps
 
 __version__ = "0.2.0"
 
 __all__ = ["Value", "affine", "grad", "is_grad_enabled", "nn", "no_grad", "topological_order", "__version__"]
+__all__ += ["BackwardStep", "DotNotFoundError", "ForwardStep", "GraphTooLargeError", "backward_steps", "configure_graphviz"]
+__all__ += ["draw_dot", "find_dot", "forward_steps", "frames", "save_frames", "step_through"]

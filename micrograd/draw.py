@@ -1,0 +1,347 @@
+"""Drawing a computation graph with Graphviz: `draw_dot(root)`.
+
+Each `Value` is a record box (label, data, grad); each op is its own small node between
+its inputs and its result, as in karpathy's `trace_graph.ipynb`. Node ids are positions in
+the graph's topological order (`v0`, `v0_op`, ...), never `id()`, so the same expression
+gives the same DOT source in every run. Options make the chain rule visible (each edge's
+local derivative), colour nodes by gradient, mark parameters, inputs and constants, and
+draw one moment of the forward or backward pass (`highlight=`, see `micrograd.stepping`).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+import graphviz
+
+from .dot_program import configure_graphviz, find_dot
+from .engine import Value, topological_order
+from .stepping import BackwardStep, ForwardStep
+
+__all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
+
+Highlight = Union[Value, BackwardStep, ForwardStep]
+
+# ColorBrewer "Oranges": pale for a small |grad|, dark for the largest in the drawing.
+_GRAD_COLOURS = ("#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d94801")
+_PARAM_COLOUR, _INPUT_COLOUR, _CONSTANT_COLOUR = "#1f63b4", "#2a9d3a", "#8c8c8c"
+_HIGHLIGHT_COLOUR = "#d62728"
+_UNKNOWN = "?"  # a number not known yet at the drawn moment of a pass
+_RANKDIRS = ("LR", "TB", "RL", "BT")
+_NOT_IN_GRAPHVIZ_PURE = ("pdf", "ps", "ps2", "eps")
+
+
+class GraphTooLargeError(ValueError):
+    """The graph has more nodes than `max_nodes`: laying it out would take minutes and the
+    picture would be unreadable. The message says how to draw a part of it."""
+
+
+class Drawing(graphviz.Digraph):
+    """A `graphviz.Digraph` that makes sure a `dot` program exists before it renders, so a
+    missing Graphviz gives `DotNotFoundError` with the two ways to get one, and asking
+    graphviz-pure for a format it lacks (PDF) says so instead of failing inside it.
+
+    `values` holds the drawn Values in DOT-id order: node `v3` is `values[3]`.
+    """
+
+    values: Tuple[Value, ...] = ()
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:  # also behind Jupyter's inline display
+        _ensure_dot(kwargs.get("format") or (args[0] if args else None) or self.format)
+        return super().pipe(*args, **kwargs)
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:  # also behind view()
+        outfile = kwargs.get("outfile")
+        suffix = pathlib.Path(outfile).suffix.lstrip(".") if outfile is not None else ""
+        _ensure_dot(kwargs.get("format") or suffix or self.format)
+        return super().render(*args, **kwargs)
+
+
+def _ensure_dot(format: str) -> None:
+    configure_graphviz()  # picks up a Graphviz installed since micrograd was imported
+    program = find_dot()  # raises DotNotFoundError when there is none
+    if format in _NOT_IN_GRAPHVIZ_PURE and pathlib.Path(program).name.startswith("graphviz-pure"):
+        raise ValueError(
+            f"cannot render format={format!r}: graphviz-pure (the dot program in use, {program}) writes no"
+            " PDF or PostScript; use format='svg' or 'png', or install Graphviz itself (https://graphviz.org/download/)"
+        )
+
+
+def _escape_record(text: str) -> str:
+    """`text` as a literal field of a Graphviz record label (`{ a | b }`)."""
+    text = text.replace("\\", "\\\\")
+    for ch in '{}|<>"':
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", "\\n")
+
+
+def _escape_text(text: str) -> str:
+    """`text` as a literal plain label: no escape sequences, never read as an HTML label."""
+    return graphviz.nohtml(text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+
+
+def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[List[Value], Set[Value]]:
+    """The nodes to draw, parents before children (the engine's topological order when
+    nothing is cut), and the set of nodes whose parents are not drawn."""
+    if max_depth is None and not stop_at:
+        order = topological_order(root)
+        return order, set()
+    depth = {root: 0}
+    if max_depth is not None:  # breadth first: a node's depth is its shortest distance to root
+        frontier = [root]
+        while frontier:
+            nxt = []
+            for node in frontier:
+                if depth[node] >= max_depth or node in stop_at:
+                    continue
+                for parent in node._prev:
+                    if parent not in depth:
+                        depth[parent] = depth[node] + 1
+                        nxt.append(parent)
+            frontier = nxt
+
+    def expands(node: Value) -> bool:
+        return node not in stop_at and (max_depth is None or depth[node] < max_depth)
+
+    # The engine's iterative topological sort, not descending into cut nodes.
+    order, cut = [], set()
+    visited = {root}
+    stack = [(root, iter(root._prev if expands(root) else ()))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent._prev if expands(parent) else ())))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+            if node._prev and not expands(node):
+                cut.add(node)
+    return order, cut
+
+
+class _Moment:
+    """One moment of a pass, as the drawing needs it."""
+
+    def __init__(self, forward: bool, node: Value, known: Dict[Value, float],
+                 amounts: Tuple[Optional[float], ...] = (), grad: float = 0.0) -> None:
+        self.forward = forward  # forward: `known` holds data; backward: grads
+        self.node = node
+        self.known = known
+        # Backward: the gradient `node` gave along each edge, in `node._prev` order (None
+        # for an edge that carried nothing new); empty when it pushed nothing.
+        self.amounts = amounts
+        self.grad = grad  # the gradient `node` pushed
+
+
+def _moment(root: Value, highlight: Highlight) -> _Moment:
+    if isinstance(highlight, ForwardStep):
+        return _Moment(True, highlight.node, {n: n.data for n in highlight.computed})
+    if isinstance(highlight, BackwardStep):
+        node = highlight.node
+        if highlight.custom:  # amounts were read off per parent: show each once
+            by_parent = dict(highlight.pushed)
+            amounts = tuple(by_parent.get(p) if node._prev.index(p) == j else None for j, p in enumerate(node._prev))
+        else:
+            amounts = tuple(amount for _, amount in highlight.pushed)
+        return _Moment(False, node, highlight.grads, amounts, highlight.grad)
+    if not isinstance(highlight, Value):
+        raise TypeError(f"highlight must be a Value, BackwardStep or ForwardStep, got {type(highlight).__name__}: {highlight!r}")
+    # A bare node: the moment right after it is processed, reading the live gradients
+    # (right while `backward_steps` is at this node, or after the pass, when all are final).
+    backward_order = topological_order(root)[::-1]
+    try:
+        processed = backward_order[: backward_order.index(highlight) + 1]  # Value == is identity
+    except ValueError:
+        raise ValueError(f"draw_dot: the highlighted node {highlight!r} is not in the graph behind {root!r}") from None
+    known = {}
+    for node in processed:
+        known[node] = node.grad
+        if node.grad != 0.0 or node._custom_backward is not None:
+            for parent in node._prev:
+                known[parent] = parent.grad
+    g = highlight.grad
+    # What backward() adds along each edge (a hand-written _backward's amounts are unknown).
+    pushes = highlight._custom_backward is None and g != 0.0
+    amounts = tuple(d * g for d in highlight._local) if pushes else ()
+    return _Moment(False, highlight, known, amounts, g)
+
+
+def _as_set(nodes: Any, name: str) -> Set[Value]:
+    if nodes is None:
+        return set()
+    if hasattr(nodes, "parameters") and callable(nodes.parameters):  # a Module
+        nodes = nodes.parameters()
+    if isinstance(nodes, Value):
+        nodes = [nodes]
+    out = set()
+    for node in nodes:
+        if not isinstance(node, Value):
+            raise TypeError(f"{name} must hold Values, got {type(node).__name__}: {node!r}")
+        out.add(node)
+    return out
+
+
+def draw_dot(
+    root: Value,
+    format: str = "svg",
+    rankdir: str = "LR",
+    *,
+    show_local: bool = False,
+    color_by_grad: bool = False,
+    params: Any = None,
+    inputs: Any = None,
+    highlight: Optional[Highlight] = None,
+    max_nodes: Optional[int] = 1000,
+    max_depth: Optional[int] = None,
+    stop_at: Optional[Iterable[Value]] = None,
+    precision: int = 4,
+) -> Drawing:
+    """Draw the computation graph behind `root` as a `graphviz.Digraph`.
+
+    In Jupyter the result displays inline; `.render("name")` writes `name.svg`, and
+    `.pipe(format="png")` gives the bytes. Rendering needs a `dot` program: a system
+    Graphviz or the `graphviz-pure` executable installed with micrograd.
+
+    Args:
+        root: the node to draw the graph of (usually a loss).
+        format: the output format for `render`/`pipe` ("svg", "png", ...).
+        rankdir: "LR" (inputs left, root right), "TB", "RL" or "BT".
+        show_local: label each edge from an input to an op with the local derivative
+            d(out)/d(in) that the chain rule multiplies by (blank for a hand-written
+            `_backward`, whose derivatives are not recorded).
+        color_by_grad: fill each value node by |grad|, darkest for the largest in view.
+        params: the parameters (an iterable of Values or a Module), drawn with a blue
+            border. `inputs`: the inputs, green. When either is given, every other leaf
+            is drawn as a constant (grey, dashed); otherwise leaves are not marked.
+        highlight: one moment of a pass: a `BackwardStep` or `ForwardStep` (see
+            `micrograd.stepping`), or a node, meaning the backward pass right after that
+            node pushed its gradient (reading the live `.grad`s). The node and the edges
+            gradient just flowed along are red; numbers not known yet show "?".
+        max_nodes: refuse (`GraphTooLargeError`) to draw more value nodes than this;
+            None draws any size (a 66,000-node graph takes Graphviz many minutes).
+        max_depth: draw only the last `max_depth` ops before the root; deeper nodes are
+            left out and the cut nodes say how many inputs are not drawn.
+        stop_at: nodes whose own history is not drawn (for example a layer's inputs, to
+            draw one layer or one neuron at a time).
+        precision: decimals shown for data and grad.
+
+    Raises:
+        GraphTooLargeError: more than `max_nodes` value nodes would be drawn.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"draw_dot rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+    for name, n in (("max_nodes", max_nodes), ("max_depth", max_depth)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError(f"draw_dot {name} must be a non-negative int or None, got {n!r}")
+    if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 17:
+        raise ValueError(f"draw_dot precision must be an int from 0 to 17, got {precision!r}")
+
+    nodes, cut = _walk(root, max_depth, _as_set(stop_at, "stop_at"))
+    if max_nodes is not None and len(nodes) > max_nodes:
+        raise GraphTooLargeError(
+            f"draw_dot: the graph behind this Value has {len(nodes):,} nodes, more than max_nodes={max_nodes:,};"
+            " Graphviz would take a very long time to lay it out and the picture would be unreadable."
+            " Draw a part of it instead: max_depth=3 (the last ops before the root), stop_at=<nodes whose history"
+            " to leave out> (e.g. a layer's inputs, for one neuron at a time), draw_dot(<an inner node>) for the"
+            " graph behind it, or pass max_nodes=None to draw everything anyway."
+        )
+    moment = _moment(root, highlight) if highlight is not None else None
+    if moment is not None and moment.node not in set(nodes):
+        raise ValueError(f"draw_dot: the highlighted node {moment.node!r} is not in the drawn graph")
+    param_set, input_set = _as_set(params, "params"), _as_set(inputs, "inputs")
+    mark_leaves = bool(param_set or input_set)
+
+    dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
+    dot.values = tuple(nodes)
+    ids = {node: f"v{i}" for i, node in enumerate(nodes)}
+    shown = {node: _shown_numbers(node, moment) for node in nodes}
+    largest = max((abs(g) for _, g in shown.values() if g is not None), default=0.0)
+    for node in nodes:
+        data, grad = shown[node]
+        fields = [_escape_record(node.label)] if node.label else []
+        fields.append("data " + (_UNKNOWN if data is None else f"{data:.{precision}f}"))
+        fields.append("grad " + (_UNKNOWN if grad is None else f"{grad:.{precision}f}"))
+        attrs = {"shape": "record", "label": "{ " + " | ".join(fields) + " }"}
+        styles = []
+        if mark_leaves and not node._prev:
+            styles += _mark_leaf(attrs, node, param_set, input_set)
+        if color_by_grad and grad is not None:
+            level = 0 if largest == 0.0 else round(abs(grad) / largest * (len(_GRAD_COLOURS) - 1))
+            attrs["fillcolor"] = _GRAD_COLOURS[level]
+            styles.append("filled")
+        if moment is not None and node is moment.node:
+            attrs.update(color=_HIGHLIGHT_COLOUR, penwidth="3")
+        if styles:
+            attrs["style"] = ",".join(styles)
+        dot.node(ids[node], **attrs)
+        if node._prev:
+            _draw_op(dot, node, ids, node in cut, moment, show_local, precision)
+    return dot
+
+
+def _shown_numbers(node: Value, moment: Optional[_Moment]) -> Tuple[Optional[float], Optional[float]]:
+    """(data, grad) as the drawing shows them: None where not known at the drawn moment."""
+    if moment is None:
+        return node.data, node.grad
+    if moment.forward:  # values appear one by one; gradients are not part of the forward pass
+        return (node.data if node in moment.known else None), None
+    return node.data, moment.known.get(node)
+
+
+def _mark_leaf(attrs: Dict[str, str], node: Value, params: Set[Value], inputs: Set[Value]) -> List[str]:
+    """Style a leaf as a parameter, an input or a constant; returns the styles to add."""
+    if node in params:
+        attrs.update(color=_PARAM_COLOUR, penwidth="2", tooltip="parameter")
+        return []
+    if node in inputs:
+        attrs.update(color=_INPUT_COLOUR, penwidth="2", tooltip="input")
+        return []
+    attrs.update(color=_CONSTANT_COLOUR, fontcolor=_CONSTANT_COLOUR, tooltip="constant")
+    return ["dashed"]
+
+
+def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment: Optional[_Moment],
+             show_local: bool, precision: int) -> None:
+    """The op node that made `node`, the edge to it, and the edges from its inputs."""
+    name = ids[node]
+    op = name + "_op"
+    # Highlighted: the node of a forward step, or a backward step that pushed gradient.
+    current = moment is not None and node is moment.node and (moment.forward or any(
+        a is not None for a in moment.amounts))
+    label = node._op or "?"
+    if node._op == "*" and len(node._prev) == 1:
+        label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
+    if cut:
+        k = len(node._prev)
+        label += f"\n({k} input{'s' if k > 1 else ''} not drawn)"
+    attrs = {"label": _escape_text(label)}
+    if current:
+        attrs.update(_hot())
+    dot.node(op, **attrs)
+    dot.edge(op, name, **(_hot() if current else {}))
+    if cut:
+        return
+    has_local = len(node._local) == len(node._prev)  # a hand-written _backward records none
+    amounts = moment.amounts if moment is not None and current else ()
+    for j, parent in enumerate(node._prev):
+        edge: Dict[str, str] = {}
+        if show_local and has_local:
+            edge["label"] = _escape_text(f"{node._local[j]:.{precision}g}")
+        if current:
+            edge.update(_hot())
+            amount = amounts[j] if j < len(amounts) else None
+            if amount is not None and "label" in edge:  # the chain rule: local * grad = what is added
+                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}")
+            elif amount is not None:
+                edge["label"] = _escape_text(f"+= {amount:.{precision}g}")
+        dot.edge(ids[parent], op, **edge)
+
+
+def _hot() -> Dict[str, str]:
+    return {"color": _HIGHLIGHT_COLOUR, "fontcolor": _HIGHLIGHT_COLOUR, "penwidth": "2"}

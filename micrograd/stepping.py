@@ -1,0 +1,181 @@
+"""The forward and backward passes one node at a time, for watching the chain rule work.
+
+`backward_steps(root)` *is* `root.backward()`, cut into steps: it does the same arithmetic
+on the same nodes in the same order, so when it is exhausted every `.grad` is bit for bit
+what `backward()` would have left. Each step it yields says which node was just processed,
+the gradient it pushed, where it pushed it, and (`step.grads`) every gradient as it stood
+after that step. `forward_steps(root)` walks the evaluation order the same way.
+
+Both walk `topological_order(root)`, so they follow the engine's order exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Iterator, List, Tuple
+
+from .engine import Value, topological_order
+
+__all__ = ["BackwardStep", "ForwardStep", "backward_steps", "forward_steps"]
+
+
+class _BackwardTrace:
+    """What a backward pass changed, step by step, shared by all its `BackwardStep`s.
+
+    Storing each step's changes (not a copy of every gradient per step) keeps a whole
+    pass O(edges) in memory, so even a 66,000-node loss can be stepped through.
+    """
+
+    __slots__ = ("start", "changes", "processed")
+
+    def __init__(self, start: Dict[Value, float]) -> None:
+        self.start = start  # grads right after the reset and the seed, before any step
+        self.changes: List[Tuple[Tuple[Value, float], ...]] = []  # per step: (node, grad after)
+        self.processed: List[Value] = []
+
+
+class BackwardStep:
+    """One step of the backward pass: `node` has just pushed its gradient to its parents.
+
+    Attributes:
+        index: the step's position in the pass (0 is the root, the last is a leaf).
+        total: how many steps the pass has (one per node).
+        node: the node just processed. Its `grad` was complete before this step.
+        grad: the gradient `node` pushed, d(root)/d(node).
+        pushed: `(parent, amount)` for each edge gradient flowed along: `amount` is what
+            was added to `parent.grad` (local derivative * `grad`). Empty for a leaf, and
+            for a node whose gradient is 0, which `backward()` skips.
+        custom: True when `node` has a hand-written `_backward` (the lecture's style); its
+            `pushed` amounts are then read off the parents' gradients before and after.
+    """
+
+    __slots__ = ("index", "total", "node", "grad", "pushed", "custom", "_trace")
+
+    def __init__(self, index: int, total: int, node: Value, grad: float,
+                 pushed: Tuple[Tuple[Value, float], ...], custom: bool, trace: _BackwardTrace) -> None:
+        self.index = index
+        self.total = total
+        self.node = node
+        self.grad = grad
+        self.pushed = pushed
+        self.custom = custom
+        self._trace = trace
+
+    @property
+    def grads(self) -> Dict[Value, float]:
+        """Every reached node's gradient as it stood right after this step.
+
+        A node is reached once it has been processed or has received gradient from a node
+        that was; the others are absent (their gradient is not known yet at this moment).
+        """
+        trace = self._trace
+        grads = {}
+        for node in trace.processed[: self.index + 1]:
+            grads[node] = trace.start[node]
+        for changes in trace.changes[: self.index + 1]:
+            grads.update(changes)
+        return grads
+
+    @property
+    def processed(self) -> FrozenSet[Value]:
+        """The nodes processed so far, this step's node included (their gradients are final)."""
+        return frozenset(self._trace.processed[: self.index + 1])
+
+    def __repr__(self) -> str:
+        where = self.node.label or self.node._op or "leaf"
+        return f"BackwardStep({self.index + 1}/{self.total}: {where!r} pushed grad={self.grad!r} to {len(self.pushed)} parents)"
+
+
+def backward_steps(root: Value) -> Iterator[BackwardStep]:
+    """Run `root.backward()` one node at a time, yielding a `BackwardStep` after each.
+
+    The nodes come in the order the chain rule needs them: reverse topological order,
+    root first, every node only after everything that depends on it. Before the first
+    step, as in `backward()`, every interior node's gradient is reset and the root is
+    seeded (1, or +1 for a leaf root); leaves keep what they hold and accumulate.
+
+    The `.grad` attributes change as you go, so between steps the graph shows the pass
+    in progress. Leaving the loop early still completes the pass, so the graph always ends
+    as `backward()` would leave it; `step.grads` keeps each moment for drawing later.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps needs a Value, got {type(root).__name__}: {root!r}")
+    order = topological_order(root)
+    # The same reset and seed as Value.backward, written out so the steps can follow.
+    for node in order:
+        if node._prev:
+            node.grad = 0.0
+    root.grad = 1.0 if root._prev else root.grad + 1.0
+    trace = _BackwardTrace({node: node.grad for node in order})
+    total = len(order)
+    steps = _backward_from(order, trace)
+    try:
+        for i, (node, grad, pushed, custom) in enumerate(steps):
+            yield BackwardStep(i, total, node, grad, pushed, custom, trace)
+    finally:
+        for _ in steps:  # closed early: finish the pass, so .grad ends as backward() leaves it
+            pass
+
+
+def _backward_from(order: List[Value], trace: _BackwardTrace) -> Iterator[tuple]:
+    """The loop of Value.backward, one node per iteration, recording what changed."""
+    for node in reversed(order):
+        trace.processed.append(node)
+        g = node.grad
+        if node._custom_backward is not None:
+            parents = tuple(dict.fromkeys(node._prev))
+            before = [p.grad for p in parents]
+            node._custom_backward()
+            pushed = tuple((p, p.grad - b) for p, b in zip(parents, before) if p.grad != b)
+            trace.changes.append(tuple((p, p.grad) for p in parents))
+            yield node, g, pushed, True
+            continue
+        if g == 0.0:  # backward() skips it: nothing to push
+            trace.changes.append(())
+            yield node, g, (), False
+            continue
+        pushed = []
+        for parent, local in zip(node._prev, node._local):
+            amount = local * g
+            parent.grad += amount
+            pushed.append((parent, amount))
+        trace.changes.append(tuple((p, p.grad) for p in node._prev))
+        yield node, g, tuple(pushed), False
+
+
+class ForwardStep:
+    """One step of the forward pass: `node`'s value has just been computed.
+
+    Attributes:
+        index: the step's position in evaluation order (0 is the first leaf).
+        total: how many steps the pass has (one per node).
+        node: the node just computed (a leaf is "computed" when it is first read).
+    """
+
+    __slots__ = ("index", "total", "node", "_order")
+
+    def __init__(self, index: int, total: int, node: Value, order: List[Value]) -> None:
+        self.index = index
+        self.total = total
+        self.node = node
+        self._order = order
+
+    @property
+    def computed(self) -> FrozenSet[Value]:
+        """The nodes whose values are known at this moment, this step's node included."""
+        return frozenset(self._order[: self.index + 1])
+
+    def __repr__(self) -> str:
+        where = self.node.label or self.node._op or "leaf"
+        return f"ForwardStep({self.index + 1}/{self.total}: {where!r} = {self.node.data!r})"
+
+
+def forward_steps(root: Value) -> Iterator[ForwardStep]:
+    """The nodes `root` depends on in evaluation order (parents before children, `root`
+    last), one `ForwardStep` each. The graph is already computed; this replays the order
+    in which its values appeared, for drawing. Nothing is changed."""
+    if not isinstance(root, Value):
+        raise TypeError(f"forward_steps needs a Value, got {type(root).__name__}: {root!r}")
+    order = topological_order(root)
+    for i, node in enumerate(order):
+        yield ForwardStep(i, len(order), node, order)
+
