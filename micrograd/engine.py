@@ -424,6 +424,12 @@ class Value:
             for parent, local in zip(node._prev, node._local):
                 parent.grad += local * g
 
+    def draw(self, **options: Any) -> Any:
+        """Draw the graph behind this node: `micrograd.draw_dot(self, **options)`."""
+        from .draw import draw_dot  # imported here so the engine stays importable on its own
+
+        return draw_dot(self, **options)
+
     def detach(self) -> "Value":
         """A new leaf with the same `data` and no history."""
         return Value(self.data)
