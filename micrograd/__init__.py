@@ -6,8 +6,12 @@ deterministic and repeatable `backward()`, higher-order gradients, clear errors.
 """
 
 from . import nn
+from .custom import Primitive, primitive
 from .engine import Value, affine, grad, is_grad_enabled, no_grad, topological_order
+from .gradcheck import GradcheckError, NotDifferentiableError, central_difference, gradcheck, gradgradcheck
 
 __version__ = "0.2.0"
 
 __all__ = ["Value", "affine", "grad", "is_grad_enabled", "nn", "no_grad", "topological_order", "__version__"]
+__all__ += ["GradcheckError", "NotDifferentiableError", "Primitive", "central_difference", "gradcheck", "gradgradcheck"]
+__all__ += ["primitive"]
