@@ -114,7 +114,7 @@ def gradcheck(
     """
     leaves = _as_leaves(inputs, "gradcheck")
     eps, atol, rtol = _check_tolerances(eps, atol, rtol)
-    failures = _check(f, leaves, lambda i: f"d f / d {_name(leaves[i], i)}", eps, atol, rtol)
+    failures = _check(f, leaves, lambda i: f"df/d{_name(leaves[i], i)}", eps, atol, rtol)
     return _verdict(failures, f, leaves, "gradcheck", raise_exception)
 
 
@@ -131,21 +131,27 @@ def gradgradcheck(
     gives against central differences of the first derivatives `grad()` gives.
 
     For each input i, the first derivative d f/dx_i is built as a graph with
-    `grad(f(*xs), xs, create_graph=True)[i]` and then checked exactly as `gradcheck`
-    checks `f` (so its `backward()` is tested too). Arguments, defaults and the result are
-    those of `gradcheck`. Every op in `f` needs a derivative rule (all built-in ops and
-    `micrograd.primitive` ops have one; a hand-written `_backward` does not).
+    `grad(f(*xs), xs, create_graph=True)[i]`; its `backward()` gives the analytic second
+    derivatives, and the central differences are taken of the plain first derivative
+    `grad(f(*xs), xs)[i]` (the float local derivatives `backward()` uses), so a derivative
+    rule that disagrees with them is caught, its value included. Arguments, defaults and
+    the result are those of `gradcheck`. Every op in `f` needs a derivative rule (built-in
+    ops and `micrograd.primitive` ops have one; a hand-written `_backward` does not).
     """
     leaves = _as_leaves(inputs, "gradgradcheck")
     eps, atol, rtol = _check_tolerances(eps, atol, rtol)
     failures: List[Tuple[str, bool]] = []
     for i in range(len(leaves)):
-        def first_derivative(*xs: Value, i: int = i) -> Value:
+        def graph(*xs: Value, i: int = i) -> Value:
             return grad(_as_value(f(*xs), f), xs, create_graph=True)[i]
 
-        first_derivative.__qualname__ = f"d f / d {_name(leaves[i], i)}"
+        def plain(*xs: Value, i: int = i) -> float:
+            return grad(_as_value(f(*xs), f), xs)[i].data
+
+        di = f"df/d{_name(leaves[i], i)}"
+        graph.__qualname__ = plain.__qualname__ = di
         failures += _check(
-            first_derivative, leaves, lambda j, i=i: f"d²f / d{_name(leaves[i], i)} d{_name(leaves[j], j)}", eps, atol, rtol
+            graph, leaves, lambda j, i=i: f"d²f/d{_name(leaves[i], i)} d{_name(leaves[j], j)}", eps, atol, rtol, plain
         )
     return _verdict(failures, f, leaves, "gradgradcheck", raise_exception)
 
@@ -157,30 +163,39 @@ def _check(
     eps: float,
     atol: float,
     rtol: float,
+    numeric: Optional[Callable[..., Any]] = None,
 ) -> List[Tuple[str, bool]]:
-    """Compare backward() with finite differences for each leaf.
+    """Compare backward() of `f` with finite differences of `numeric` (default: `f`
+    itself) for each leaf.
 
-    Returns one (message, is_kink) pair per failing leaf, in input order.
+    Returns (message, is_kink) pairs for the failures: first, if `numeric` is given and
+    its value differs from `f`'s, that; then one per failing leaf, in input order.
     """
     start = [x.data for x in leaves]
-    analytic, base = _analytic(f, leaves)
+    analytic, value = _analytic(f, leaves)
     failures = []
+    g = f if numeric is None else numeric
+    base = value if numeric is None else _as_output(g(*leaves), g)
+    if abs(value - base) > atol + rtol * abs(base):
+        name = getattr(f, "__qualname__", "f")
+        failures.append((f"{name} from grad(create_graph=True) is {value!r}, but grad() gives {base!r}", False))
     for i, x in enumerate(leaves):
-        def at(value: float, x: Value = x, x0: float = start[i]) -> float:
-            x.data = value
+        def at(moved: float, x: Value = x, x0: float = start[i]) -> float:
+            x.data = moved
             try:
-                return _as_output(f(*leaves), f)
+                return _as_output(g(*leaves), g)
             finally:
                 x.data = x0
 
+        where = f"{what(i)} at {_name(x, i)} = {start[i]!r}"
         try:
-            failure = _compare(at, start[i], base, analytic[i], f"{what(i)} at {_name(x, i)} = {start[i]!r}", eps, atol, rtol)
+            failure = _compare(at, start[i], base, analytic[i], where, eps, atol, rtol)
         except (ValueError, ZeroDivisionError, OverflowError) as e:
             # f is not defined (or not finite) a step away: the point is too close to the
             # edge of its domain (log near 0) for a central difference of this eps.
             failure = (
-                f"{what(i)} at {_name(x, i)} = {start[i]!r}: f cannot be evaluated within eps = {eps!r} of this"
-                f" point ({type(e).__name__}: {e}); move the point further from the edge of f's domain",
+                f"{where}: f cannot be evaluated within eps = {eps!r} of this point ({type(e).__name__}: {e});"
+                " move the point further from the edge of f's domain",
                 False,
             )
         if failure is not None:
