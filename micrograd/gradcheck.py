@@ -57,8 +57,8 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
     >>> round(central_difference(lambda x, y: x * x * y, 3.0, 2.0, arg=0), 6)
     12.0
 
-    The step actually taken is divided by, (x + eps) - (x - eps) as rounded, not 2eps,
-    which removes one rounding error from the estimate.
+    The difference is divided by the step actually taken, (x + eps) - (x - eps) as
+    rounded, not by 2eps, which removes one rounding error from the estimate.
     """
     eps = _check_eps(eps)
     if not xs:
@@ -72,12 +72,9 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
         moved[arg] = x
         return _as_output(f(*moved), f)
 
-    return _central(at, point[arg], eps)
-
-
-def _central(at: Callable[[float], float], x: float, h: float) -> float:
-    """The central difference of the one-argument function `at` around `x`."""
-    up, down = x + h, x - h
+    up, down = point[arg] + eps, point[arg] - eps
+    if up == down:
+        raise ValueError(f"central_difference eps = {eps!r} is below the spacing of floats near {point[arg]!r}")
     return (at(up) - at(down)) / (up - down)
 
 
@@ -232,15 +229,17 @@ def _compare(
     rtol: float,
 ) -> Optional[Tuple[str, bool]]:
     """A failure message (and whether it is a kink) for one input, or None if it passes."""
-    left, right, gap, noise = _one_sided(at, x, fx, eps)
-    numerical = _central(at, x, eps)
+    if x + eps == x or x - eps == x:
+        return (f"{what}: eps = {eps!r} is below the spacing of floats near this point; pass a larger eps", False)
+    left, right, numerical, noise = _slopes(at, x, fx, eps)
     tolerance = atol + rtol * abs(numerical)
+    gap = abs(right - left)
     # A differentiable f has one-sided slopes that differ by about f'' * eps, and shrink
     # with eps; at a kink they differ by a jump that does not shrink. Rounding makes each
     # slope uncertain by `noise`, so only a gap well above it counts.
     if gap > tolerance and gap > 100.0 * noise:
-        left_small, right_small, gap_small, _ = _one_sided(at, x, fx, eps / 10.0)
-        ratio = gap_small / gap
+        left_small, right_small, _, _ = _slopes(at, x, fx, eps / 10.0)
+        ratio = abs(right_small - left_small) / gap
         if ratio > 0.3:  # the jump stays: a kink at x itself
             return (
                 f"{what}: f is not differentiable here: its slope is {left_small!r} from the left and"
@@ -264,14 +263,16 @@ def _compare(
     )
 
 
-def _one_sided(at: Callable[[float], float], x: float, fx: float, h: float) -> Tuple[float, float, float, float]:
-    """Slopes over [x - h, x] and [x, x + h], their gap, and their rounding uncertainty."""
+def _slopes(at: Callable[[float], float], x: float, fx: float, h: float) -> Tuple[float, float, float, float]:
+    """Slopes over [x - h, x], [x, x + h] and [x - h, x + h] (the central difference), and
+    how uncertain rounding makes the one-sided ones."""
     up, down = x + h, x - h
     f_up, f_down = at(up), at(down)
     left = (fx - f_down) / (x - down)
     right = (f_up - fx) / (up - x)
+    central = (f_up - f_down) / (up - down)  # the step as rounded, not 2h: one rounding error fewer
     noise = 8.0 * _ULP * max(abs(fx), abs(f_up), abs(f_down)) / h
-    return left, right, abs(right - left), noise
+    return left, right, central, noise
 
 
 def _verdict(failures: List[Tuple[str, bool]], f: Callable[..., Any], leaves: Sequence[Value], check: str, raise_exception: bool) -> bool:

@@ -330,3 +330,11 @@ def test_gradgradcheck_checks_mixed_second_derivatives():
 def test_gradgradcheck_explains_a_lecture_op_has_no_rule():
     with pytest.raises(ValueError, match="cannot differentiate through the '\\*' node"):
         gradgradcheck(lambda x, y: _lecture_mul(x, y, buggy=False), [2.0, 3.0])
+
+
+def test_gradcheck_says_when_eps_is_too_small_for_the_point():
+    with pytest.raises(GradcheckError, match="eps = 1e-06 is below the spacing of floats near this point"):
+        gradcheck(lambda x: x * 2.0, [1e12])
+    assert gradcheck(lambda x: x * 2.0, [1e12], eps=1e-2)
+    with pytest.raises(ValueError, match="eps = 1e-06 is below the spacing of floats near 1000000000000.0"):
+        central_difference(lambda x: x, 1e12)
