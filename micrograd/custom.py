@@ -30,10 +30,10 @@ from __future__ import annotations
 import functools
 import math
 from numbers import Real
-from typing import Any, Callable, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, overload
 
 from . import engine
-from .engine import Value, _node, no_grad
+from .engine import Value, _as_float, _node, no_grad
 
 __all__ = ["primitive", "Primitive"]
 
@@ -86,7 +86,7 @@ class Primitive:
             data = self.forward(*numbers)
         except _MATH_ERRORS as e:
             raise type(e)(f"{self.name} failed on {_show(numbers)}: {e}") from e
-        data = _finite(data, f"{self.name}{_show(numbers)}")
+        data = _result(data, f"{self.name}{_show(numbers)}")
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
         if not positions:
             return Value(data)  # only constants went in: the result is a constant
@@ -98,8 +98,10 @@ class Primitive:
         # The float local derivatives are the rule evaluated without recording a graph.
         with no_grad():
             local = rule(out)
-        out._local = tuple(_finite(d.data if isinstance(d, Value) else d, f"d {self.name} / d argument {i} at {_show(numbers)}")
-                           for i, d in zip(positions, local))
+        out._local = tuple(
+            _result(d.data if isinstance(d, Value) else d, f"d {self.name} / d argument {i} at {_show(numbers)}")
+            for i, d in zip(positions, local)
+        )
         return out
 
     def __repr__(self) -> str:
@@ -121,7 +123,7 @@ class _Rule:
         self.positions = positions
 
     def __call__(self, out: Value) -> tuple:
-        args = list(self.constants)
+        args: List[Any] = list(self.constants)
         for i, parent in zip(self.positions, out._prev):
             args[i] = parent
         op = self.op
@@ -149,9 +151,13 @@ class _Rule:
 
 
 @overload
-def primitive(forward: Forward, *, derivative: Optional[Derivative] = None, name: Optional[str] = None) -> Primitive: ...
+def primitive(
+    forward: Forward, *, derivative: Optional[Derivative] = None, name: Optional[str] = None
+) -> Primitive: ...
 @overload
-def primitive(*, derivative: Optional[Derivative] = None, name: Optional[str] = None) -> Callable[[Forward], Primitive]: ...
+def primitive(
+    *, derivative: Optional[Derivative] = None, name: Optional[str] = None
+) -> Callable[[Forward], Primitive]: ...
 
 
 def primitive(
@@ -172,7 +178,7 @@ def _number(a: Any, op: str, i: int) -> float:
     if isinstance(a, Value):
         return a.data
     if isinstance(a, Real) and not isinstance(a, bool):
-        return _finite(float(a), f"{op} argument {i}")
+        return _as_float(a, f"{op} argument {i}")
     raise TypeError(f"{op} argument {i} must be a Value or a real number, got {type(a).__name__}: {a!r}")
 
 
@@ -180,7 +186,8 @@ def _data(a: Any) -> Any:
     return a.data if isinstance(a, Value) else a
 
 
-def _finite(x: Any, what: str) -> float:
+def _result(x: Any, what: str) -> float:
+    """What the user's forward or derivative gave, as a float, or an error that says so."""
     if isinstance(x, Value) or not isinstance(x, Real) or isinstance(x, bool):
         raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
     f = float(x)

@@ -15,11 +15,10 @@ misses by far more.
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from .engine import Value, grad, topological_order
+from .engine import Value, _as_float, grad, topological_order
 
 __all__ = ["gradcheck", "gradgradcheck", "central_difference", "GradcheckError", "NotDifferentiableError"]
 
@@ -65,7 +64,7 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
         raise TypeError("central_difference needs at least one point to differentiate at, got none")
     if isinstance(arg, bool) or not isinstance(arg, int) or not -len(xs) <= arg < len(xs):
         raise ValueError(f"central_difference arg must be an index into the {len(xs)} inputs, got {arg!r}")
-    point = [_as_number(x, f"central_difference input {i}") for i, x in enumerate(xs)]
+    point = [_as_float(x, f"central_difference input {i}") for i, x in enumerate(xs)]
 
     def at(x: float) -> float:
         moved = list(point)
@@ -145,11 +144,11 @@ def gradgradcheck(
         def plain(*xs: Value, i: int = i) -> float:
             return grad(_as_value(f(*xs), f), xs)[i].data
 
-        di = f"df/d{_name(leaves[i], i)}"
-        graph.__qualname__ = plain.__qualname__ = di
-        failures += _check(
-            graph, leaves, lambda j, i=i: f"d²f/d{_name(leaves[i], i)} d{_name(leaves[j], j)}", eps, atol, rtol, plain
-        )
+        def what(j: int, i: int = i) -> str:
+            return f"d²f/d{_name(leaves[i], i)} d{_name(leaves[j], j)}"
+
+        graph.__qualname__ = plain.__qualname__ = f"df/d{_name(leaves[i], i)}"
+        failures += _check(graph, leaves, what, eps, atol, rtol, plain)
     return _verdict(failures, f, leaves, "gradgradcheck", raise_exception)
 
 
@@ -275,7 +274,9 @@ def _slopes(at: Callable[[float], float], x: float, fx: float, h: float) -> Tupl
     return left, right, central, noise
 
 
-def _verdict(failures: List[Tuple[str, bool]], f: Callable[..., Any], leaves: Sequence[Value], check: str, raise_exception: bool) -> bool:
+def _verdict(
+    failures: List[Tuple[str, bool]], f: Callable[..., Any], leaves: Sequence[Value], check: str, raise_exception: bool
+) -> bool:
     if not failures:
         return True
     if not raise_exception:
@@ -293,7 +294,7 @@ def _verdict(failures: List[Tuple[str, bool]], f: Callable[..., Any], leaves: Se
 
 def _as_leaves(inputs: Inputs, check: str) -> List[Value]:
     """The inputs as distinct leaf Values (numbers become new leaves)."""
-    items = [inputs] if isinstance(inputs, (Value, Real)) else list(inputs)
+    items: List[Any] = [inputs] if isinstance(inputs, (Value, Real)) else list(inputs)  # type: ignore[arg-type]
     if not items:
         raise ValueError(f"{check} needs at least one input, got none")
     leaves: List[Value] = []
@@ -309,17 +310,8 @@ def _as_leaves(inputs: Inputs, check: str) -> List[Value]:
                     raise ValueError(f"{check} input {i} is the same Value as input {j}: pass each Value once")
             leaves.append(x)
         else:
-            leaves.append(Value(_as_number(x, f"{check} input {i}")))
+            leaves.append(Value(_as_float(x, f"{check} input {i}")))
     return leaves
-
-
-def _as_number(x: Any, who: str) -> float:
-    if isinstance(x, Value) or not isinstance(x, Real) or isinstance(x, bool):
-        raise TypeError(f"{who} must be a real number, got {type(x).__name__}: {x!r}")
-    f = float(x)
-    if not math.isfinite(f):
-        raise ValueError(f"{who} must be finite, got {f!r}")
-    return f
 
 
 def _as_output(out: Any, f: Callable[..., Any]) -> float:
@@ -328,7 +320,8 @@ def _as_output(out: Any, f: Callable[..., Any]) -> float:
         return out.data
     if isinstance(out, Real) and not isinstance(out, bool):
         return float(out)
-    raise TypeError(f"{getattr(f, '__qualname__', f)!r} must return a Value or a number, got {type(out).__name__}: {out!r}")
+    name = getattr(f, "__qualname__", f)
+    raise TypeError(f"{name!r} must return a Value or a number, got {type(out).__name__}: {out!r}")
 
 
 def _as_value(out: Any, f: Callable[..., Any]) -> Value:
@@ -336,7 +329,7 @@ def _as_value(out: Any, f: Callable[..., Any]) -> Value:
 
 
 def _check_eps(eps: Any) -> float:
-    e = _as_number(eps, "eps")
+    e = _as_float(eps, "eps")
     if e <= 0.0:
         raise ValueError(f"eps must be positive, got {e!r}")
     return e
@@ -345,7 +338,7 @@ def _check_eps(eps: Any) -> float:
 def _check_tolerances(eps: Any, atol: Any, rtol: Any) -> Tuple[float, float, float]:
     tolerances = []
     for name, t in (("atol", atol), ("rtol", rtol)):
-        t = _as_number(t, name)
+        t = _as_float(t, name)
         if t < 0.0:
             raise ValueError(f"{name} must not be negative, got {t!r}")
         tolerances.append(t)

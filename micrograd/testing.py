@@ -30,7 +30,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
     raise ImportError('micrograd.testing needs hypothesis: pip install "micrograd[testing]"') from e
 
-from .engine import Value, affine
+from .engine import Value, _as_float, affine
 from .gradcheck import ATOL, EPS, RTOL, gradcheck, gradgradcheck
 
 __all__ = [
@@ -62,11 +62,11 @@ def values(
     A draw that falls too close to an avoided point is pushed out to `margin` from it, so
     hypothesis still shrinks towards simple numbers (0 becomes `margin`).
     """
-    lo, hi = _finite(min_value, "min_value"), _finite(max_value, "max_value")
+    lo, hi = _as_float(min_value, "min_value"), _as_float(max_value, "max_value")
     if not lo < hi:
         raise ValueError(f"values needs min_value < max_value, got {lo!r} and {hi!r}")
-    points = tuple(_finite(p, "avoid point") for p in avoid)
-    gap = _finite(margin, "margin")
+    points = tuple(_as_float(p, "avoid point") for p in avoid)
+    gap = _as_float(margin, "margin")
     if gap < 0.0:
         raise ValueError(f"margin must not be negative, got {gap!r}")
     floats = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
@@ -87,7 +87,7 @@ def values(
 
 def positive_values(min_value: float = MARGIN, max_value: float = 10.0) -> st.SearchStrategy[float]:
     """Floats in [min_value, max_value] with min_value > 0: the domain of log, sqrt, x ** y."""
-    if not _finite(min_value, "min_value") > 0.0:
+    if not _as_float(min_value, "min_value") > 0.0:
         raise ValueError(f"positive_values needs min_value > 0, got {min_value!r}")
     return values(min_value, max_value)
 
@@ -259,7 +259,8 @@ def expressions(
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     point = values(-3.0, 3.0) if inputs is None else inputs
     constant = values(-3.0, 3.0) if constants is None else constants
-    return _expressions(table, n_inputs, max_steps, point, constant, _finite(margin, "margin"), _finite(bound, "bound"))
+    margin, bound = _as_float(margin, "margin"), _as_float(bound, "bound")
+    return _expressions(table, n_inputs, max_steps, point, constant, margin, bound)
 
 
 _PROBE = 1e-4  # how far each input is moved when checking that a step stays in its domain
@@ -348,8 +349,3 @@ def assert_gradients_match(
     if order == 2:
         gradgradcheck(f, xs, eps=eps, atol=atol, rtol=rtol)
 
-
-def _finite(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite number, got {x!r}")
-    return float(x)

@@ -65,7 +65,7 @@ def test_positive_values_are_inside_the_domain_of_log(x):
     "make, match",
     [
         (lambda: values(1.0, 1.0), "min_value < max_value, got 1.0 and 1.0"),
-        (lambda: values(0.0, math.inf), "max_value must be a finite number, got inf"),
+        (lambda: values(0.0, math.inf), "max_value needs a finite number, got inf"),
         (lambda: values(margin=-1.0, avoid=(0.0,)), "margin must not be negative, got -1.0"),
         (lambda: positive_values(0.0), "positive_values needs min_value > 0, got 0.0"),
         (lambda: expressions(["log", "nope"]), "unknown op 'nope'"),
