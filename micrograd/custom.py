@@ -87,10 +87,10 @@ class Primitive:
         except _MATH_ERRORS as e:
             raise type(e)(f"{self.name} failed on {_show(numbers)}: {e}") from e
         data = _result(data, f"{self.name}{_show(numbers)}")
-        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
-        if not positions:
+        prev = tuple(a for a in args if isinstance(a, Value))
+        if not prev:
             return Value(data)  # only constants went in: the result is a constant
-        prev = tuple(args[i] for i in positions)
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
         if not engine._grad_enabled:
             return _node(data, prev, (), self.name, None)  # records no parents under no_grad
         rule = _Rule(self, args, positions)
@@ -122,7 +122,7 @@ class _Rule:
         self.constants = tuple(None if isinstance(a, Value) else a for a in args)
         self.positions = positions
 
-    def __call__(self, out: Value) -> tuple:
+    def __call__(self, out: Value) -> Tuple[Operand, ...]:
         args: List[Any] = list(self.constants)
         for i, parent in zip(self.positions, out._prev):
             args[i] = parent

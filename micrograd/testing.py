@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 try:
     from hypothesis import strategies as st
@@ -195,22 +195,24 @@ class Expression:
     def value(self, *xs: Union[Value, float]) -> Value:
         """The expression built from Values (numbers become new leaves)."""
         nodes = [x if isinstance(x, Value) else Value(x) for x in self._args(xs)]
-        return self._run(nodes, "build")
+        out: Value = self._run(nodes, "build")
+        return out
 
     __call__ = value
 
     def function(self, *xs: float) -> float:
         """The plain-float twin of `value`."""
-        return self._run([float(x) for x in self._args(xs)], "reference")
+        out: float = self._run([float(x) for x in self._args(xs)], "reference")
+        return out
 
-    def _args(self, xs: tuple) -> tuple:
+    def _args(self, xs: Tuple[Any, ...]) -> Tuple[Any, ...]:
         if not xs:
             return self.inputs
         if len(xs) != len(self.inputs):
             raise TypeError(f"this expression takes {len(self.inputs)} inputs, got {len(xs)}")
         return xs
 
-    def _run(self, nodes: list, how: str) -> Any:
+    def _run(self, nodes: List[Any], how: str) -> Any:
         for op, operands in self.steps:
             args = [nodes[o] if isinstance(o, int) else o for o in operands]
             nodes.append(getattr(op, how)(*args))
@@ -292,7 +294,9 @@ def _expressions(draw, table, n_inputs, max_steps, point, constant, margin, boun
     return Expression(xs, tuple(steps))
 
 
-def _evaluate(op: Op, operands: list, rows: list, margin: float, bound: float) -> Optional[tuple]:
+def _evaluate(
+    op: Op, operands: List[Operand], rows: List[Tuple[float, ...]], margin: float, bound: float
+) -> Optional[Tuple[float, ...]]:
     """The op's value at every probe point, or None if it leaves its domain at any."""
     out = []
     for p in range(len(rows[0])):
