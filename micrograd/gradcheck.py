@@ -4,7 +4,9 @@
 estimates them from the function's values alone, (f(x + h) - f(x - h)) / 2h. The two are
 independent, so when they agree the derivative is right, and when they disagree the
 message says which input, by how much, and whether the function simply has no derivative
-there (a kink such as relu at 0).
+there: when the slopes from the left and the right differ by more than the tolerance,
+and still do with eps ten times smaller, that is a kink (relu at 0), reported as
+`NotDifferentiableError` rather than as a wrong gradient.
 
 Defaults suit float64 (every `Value` holds one) and are PyTorch's: eps = 1e-6, whose
 central difference is accurate to about eps**2 * |f'''| + 1e-16 * |f| / eps (1e-10 for
@@ -51,7 +53,7 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
     """Estimate d f(*xs) / d xs[arg] as (f(.., x + eps, ..) - f(.., x - eps, ..)) / 2eps.
 
     `f` takes plain numbers and returns a number or a `Value` (its `.data` is used), so
-    it can be a float formula or a function built from Values:
+    it can be a float formula or one built from Values (`lambda x: Value(x).tanh()`):
 
     >>> round(central_difference(lambda x, y: x * x * y, 3.0, 2.0, arg=0), 6)
     12.0

@@ -11,9 +11,10 @@ A test of a new op reads:
 
 `values` draws floats from a bounded range, steered at least `margin` away from the points
 in `avoid` (kinks such as relu's 0); `positive_values` draws from (0, max] for logs and
-roots. `expressions` draws random expression graphs from a chosen set of ops (shared
-subexpressions, constants on either side), each with its plain-float twin; `OPS` is the
-table of built-in ops they are drawn from, and accepts your own `Op`s.
+roots. `OPS` is the table of built-in ops, each with its plain-float twin and domain;
+`arguments(op)` draws points inside an op's domain, and `expressions` draws random
+expression graphs from a chosen set of ops, built-in or your own `Op`s (shared
+subexpressions, constants on either side), each with its plain-float twin.
 
 This module needs hypothesis (`pip install "micrograd[testing]"`); `import micrograd`
 does not import it.
@@ -38,6 +39,7 @@ __all__ = [
     "OPS",
     "Expression",
     "Op",
+    "arguments",
     "assert_gradients_match",
     "expressions",
     "positive_values",
@@ -167,6 +169,22 @@ OPS: Dict[str, Op] = {
         Op("affine", 3, lambda w, x, b: affine([w], [x], b), lambda w, x, b: b + w * x, constants=(1,)),
     ]
 }
+
+
+def arguments(
+    op: Union[str, Op], min_value: float = -3.0, max_value: float = 3.0, *, margin: float = MARGIN
+) -> st.SearchStrategy[Tuple[float, ...]]:
+    """Tuples of `op.arity` floats in [min_value, max_value] at which `op` is defined and at
+    least `margin` from its kinks: the points to check an op's gradient at.
+
+    >>> from hypothesis import given
+    >>> @given(arguments("log"))
+    ... def test_log(args):
+    ...     assert_gradients_match(Value.log, *args, order=2)
+    """
+    (row,) = _resolve([op])
+    gap = _as_float(margin, "margin")
+    return st.tuples(*[values(min_value, max_value)] * row.arity).filter(lambda args: row.admits(args, gap))
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from micrograd import (
 )
 from micrograd.engine import _node
 from micrograd.nn import MLP
-from micrograd.testing import OPS, positive_values, values
+from micrograd.testing import OPS, arguments, positive_values, values
 
 # --- central_difference -------------------------------------------------------------------
 
@@ -241,11 +241,6 @@ def test_gradcheck_rejects_bad_inputs_with_the_offending_value():
 # --- gradgradcheck ------------------------------------------------------------------------
 
 
-def _arguments(op, margin=0.01):
-    """Points inside the op's domain, at least `margin` from its kinks."""
-    return st.tuples(*[values(-3.0, 3.0)] * op.arity).filter(lambda args: op.admits(args, margin))
-
-
 _CONSTANT = 1.75  # a constant operand, for the variants with a number on one side
 
 
@@ -261,7 +256,7 @@ def _variants():
 @pytest.mark.parametrize("op, constant_at", _variants())
 @given(data=st.data())
 def test_gradgradcheck_passes_for_every_builtin_op(op, constant_at, data):
-    args = list(data.draw(_arguments(op), label="args"))
+    args = list(data.draw(arguments(op, margin=0.01), label="args"))
     if constant_at is not None:
         args[constant_at] = _CONSTANT
         if not op.admits(args, 0.01):

@@ -19,6 +19,7 @@ from micrograd.testing import (
     OPS,
     Expression,
     Op,
+    arguments,
     assert_gradients_match,
     expressions,
     positive_values,
@@ -231,3 +232,15 @@ def test_the_strategies_compose_with_other_hypothesis_strategies():
     pairs = st.tuples(values(0.0, 1.0), positive_values(2.0, 3.0))
     x, y = find(pairs, lambda p: p[0] > 0.5)
     assert 0.5 < x <= 1.0 and 2.0 <= y <= 3.0
+
+
+@given(arguments("log", -2.0, 2.0))
+def test_arguments_are_inside_the_ops_domain(args):
+    (x,) = args
+    assert MARGIN <= x <= 2.0
+    assert_gradients_match(Value.log, *args, order=2)
+
+
+@given(arguments("/", margin=0.1))
+def test_arguments_of_a_binary_op_keep_the_divisor_off_zero(args):
+    assert len(args) == 2 and abs(args[1]) >= 0.1
