@@ -86,6 +86,11 @@ class Primitive:
             data = self.forward(*numbers)
         except _MATH_ERRORS as e:
             raise type(e)(f"{self.name} failed on {_show(numbers)}: {e}") from e
+        except (TypeError, AttributeError) as e:
+            raise TypeError(
+                f"{self.name} failed on {_show(numbers)}: {e}. Its forward function receives plain floats,"
+                " so write it with math: math.exp(x), not x.exp()"
+            ) from e
         data = _result(data, f"{self.name}{_show(numbers)}")
         prev = tuple(a for a in args if isinstance(a, Value))
         if not prev:

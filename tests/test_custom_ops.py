@@ -147,13 +147,16 @@ def test_errors_name_the_op_and_the_values():
         root("a")
 
 
-def test_a_derivative_with_the_wrong_arity_or_math_functions_is_explained():
+def test_a_derivative_with_the_wrong_arity_or_mixed_up_number_types_is_explained():
     two = primitive(lambda x, y: x * y, derivative=lambda x, y, out: y, name="two")
     with pytest.raises(ValueError, match=r"the derivative of two must give one value per argument \(2\), got 1"):
         two(Value(1.0), Value(2.0))
     mathy = primitive(math.sin, derivative=lambda x, out: math.cos(x), name="mathy")
     with pytest.raises(TypeError, match=r"write it with Value arithmetic: x.cos\(\), not math.cos\(x\)"):
         mathy(Value(1.0))
+    valuey = primitive(lambda x: x.exp(), derivative=lambda x, out: out, name="valuey")
+    with pytest.raises(TypeError, match=r"valuey failed on \(1.0\): .* receives plain floats"):
+        valuey(Value(1.0))
 
 
 @given(positive_values(0.01, 5))
