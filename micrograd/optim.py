@@ -43,7 +43,7 @@ __all__ = [
 def _real(name: str, x: object, *, low: float = 0.0, below: float = math.inf) -> float:
     """`x` as a float in [low, below), or a ValueError naming the argument and the value."""
     if isinstance(x, bool) or not isinstance(x, Real) or not (low <= x < below):
-        interval = f"[{low}, {below})" if below != math.inf else f">= {low}"
+        interval = f"in [{low}, {below})" if below != math.inf else f">= {low}"
         raise ValueError(f"{name} must be a number {interval}, got {x!r}")
     return float(x)
 
