@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from .engine import Value
 
@@ -144,6 +144,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False  # AdamW decays the weights directly instead of adding to the gradient
+    _default_weight_decay = 0.0  # AdamW's is 1e-2, as in PyTorch
 
     def __init__(
         self,
@@ -151,13 +152,15 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: Tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: Optional[float] = None,
     ) -> None:
         super().__init__(parameters, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (_real("betas[0]", betas[0], below=1.0), _real("betas[1]", betas[1], below=1.0))
         self.eps = _real("eps", eps)
+        if weight_decay is None:
+            weight_decay = self._default_weight_decay
         self.weight_decay = _real("weight_decay", weight_decay)
         self.t = 0  # steps taken, for the bias correction
         self._m = [0.0] * len(self.params)
@@ -188,19 +191,10 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as `torch.optim.AdamW`:
     each step first shrinks every parameter by `1 - lr * weight_decay`, then takes Adam's step
-    on the plain gradient."""
+    on the plain gradient. Same arguments as Adam; `weight_decay` defaults to 1e-2."""
 
     _decoupled = True
-
-    def __init__(
-        self,
-        parameters: Iterable[Value],
-        lr: float = 1e-3,
-        betas: Tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-    ) -> None:
-        super().__init__(parameters, lr, betas, eps, weight_decay)
+    _default_weight_decay = 1e-2
 
 
 # ---------------------------------------------------------------------------------------

@@ -248,3 +248,8 @@ def test_optimizer_matches_pytorch_on_a_quadratic_for_20_steps(ours, name, kwarg
         ref_loss.backward()
         ref.step()
     assert [p.data for p in ps] == pytest.approx(t.tolist(), rel=1e-12, abs=1e-14)
+
+
+def test_adamw_defaults_to_pytorchs_weight_decay():
+    assert AdamW([Value(1.0)]).weight_decay == 1e-2
+    assert Adam([Value(1.0)]).weight_decay == 0.0
