@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from .engine import Value
+from .examples import readme_expression
 
 
 def worked_example() -> None:
     """Build karpathy's README expression, backpropagate, and print values and gradients."""
-    a = Value(-4.0, label="a")
-    b = Value(2.0, label="b")
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
+    a, b, g = readme_expression()
     g.backward()
     print("forward pass:  g = ((c - d)**2) / 2 + 10 / (c - d)**2, built from a = -4 and b = 2")
     print(f"  g      = {g.data:.4f}")

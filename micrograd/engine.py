@@ -16,13 +16,14 @@ from __future__ import annotations
 import functools
 import math
 from numbers import Real
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 __all__ = ["Value", "affine", "grad", "no_grad", "is_grad_enabled", "topological_order"]
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
-Rule = Callable[["Value"], Tuple[Operand, ...]]
+Locals = Tuple[Operand, ...]  # local derivatives, one per parent
+Rule = Callable[["Value"], Locals]
 
 _grad_enabled = True  # flipped by `no_grad`; ops made while it is False record no parents
 
@@ -53,7 +54,7 @@ def _overflow(op: str, *operands: float) -> None:
     raise OverflowError(f"{op} overflowed: the result of {op} on {', '.join(map(repr, operands))} is not finite")
 
 
-def _node(data: float, prev: tuple, local: tuple, op: str, rule: Optional[Rule]) -> "Value":
+def _node(data: float, prev: Tuple["Value", ...], local: Tuple[float, ...], op: str, rule: Optional[Rule]) -> "Value":
     """Make the output node of an op (internal: the inputs are already checked)."""
     out = _make_object(Value)
     out.data = data
@@ -72,51 +73,51 @@ def _node(data: float, prev: tuple, local: tuple, op: str, rule: Optional[Rule])
 # Each returns d(out)/d(parent) for every parent of `out`, in `out._prev` order.
 # ---------------------------------------------------------------------------------------
 
-def _constant_rule(out: "Value") -> tuple:
+def _constant_rule(out: "Value") -> Locals:
     # The local derivatives do not depend on the inputs (add, relu, abs, x * constant, ...),
     # so the stored floats are already the exact answer.
     return out._local
 
 
-def _mul_rule(out: "Value") -> tuple:
+def _mul_rule(out: "Value") -> Locals:
     a, b = out._prev
     return (b, a)
 
 
-def _exp_rule(out: "Value") -> tuple:
+def _exp_rule(out: "Value") -> Locals:
     return (out,)  # d exp(x)/dx = exp(x), the node itself
 
 
-def _log_rule(out: "Value") -> tuple:
+def _log_rule(out: "Value") -> Locals:
     return (1.0 / out._prev[0],)
 
 
-def _tanh_rule(out: "Value") -> tuple:
+def _tanh_rule(out: "Value") -> Locals:
     return (1.0 - out * out,)
 
 
-def _sigmoid_rule(out: "Value") -> tuple:
+def _sigmoid_rule(out: "Value") -> Locals:
     return (out * (1.0 - out),)
 
 
-def _softplus_rule(out: "Value") -> tuple:
+def _softplus_rule(out: "Value") -> Locals:
     return (out._prev[0].sigmoid(),)
 
 
-def _sin_rule(out: "Value") -> tuple:
+def _sin_rule(out: "Value") -> Locals:
     return (out._prev[0].cos(),)
 
 
-def _cos_rule(out: "Value") -> tuple:
+def _cos_rule(out: "Value") -> Locals:
     return (-out._prev[0].sin(),)
 
 
-def _pow_rule(out: "Value") -> tuple:
+def _pow_rule(out: "Value") -> Locals:
     x, y = out._prev
     return (y * x ** (y - 1.0), out * x.log())
 
 
-def _affine_rule(out: "Value") -> tuple:
+def _affine_rule(out: "Value") -> Locals:
     p = out._prev  # (w0..wn-1, x0..xn-1, b): d/dw = x, d/dx = w, d/db = 1
     n = (len(p) - 1) // 2
     return (*p[n:2 * n], *p[:n], 1.0)
@@ -130,7 +131,7 @@ class _PowConstantRule:
     def __init__(self, k: float) -> None:
         self.k = k
 
-    def __call__(self, out: "Value") -> tuple:
+    def __call__(self, out: "Value") -> Locals:
         k = self.k
         return (k * out._prev[0] ** (k - 1.0),) if k != 0.0 else (0.0,)
 
@@ -143,7 +144,7 @@ class _ExpBaseRule:
     def __init__(self, log_c: float) -> None:
         self.log_c = log_c
 
-    def __call__(self, out: "Value") -> tuple:
+    def __call__(self, out: "Value") -> Locals:
         return (out * self.log_c,)
 
 
@@ -173,6 +174,7 @@ class Value:
     _local: Tuple[float, ...]
     _rule: Optional[Rule]
     _op: str
+    _custom_backward: Optional[Callable[[], None]]
 
     def __init__(self, data: Number, _children: Iterable["Value"] = (), _op: str = "", label: str = "") -> None:
         self.data = _as_float(data, "Value()")
@@ -492,7 +494,7 @@ def _affine(weights: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value
 # Graph traversal and gradients
 # ---------------------------------------------------------------------------------------
 
-def topological_order(root: Value) -> list:
+def topological_order(root: Value) -> List[Value]:
     """Every node `root` depends on, parents before children, `root` last.
 
     Iterative (an explicit stack), so depth is limited by memory, not by Python's recursion
@@ -501,7 +503,7 @@ def topological_order(root: Value) -> list:
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order needs a Value, got {type(root).__name__}: {root!r}")
-    order = []
+    order: List[Value] = []
     visited = {root}
     stack = [(root, iter(root._prev))]
     while stack:
@@ -531,7 +533,7 @@ def grad(output: Value, inputs: Union[Value, Sequence[Value]], create_graph: boo
         if not isinstance(x, Value):
             raise TypeError(f"grad needs Value inputs, got {type(x).__name__}: {x!r}")
 
-    grads: dict = {output: 1.0}  # node -> d(output)/d(node), a float or (create_graph) a Value
+    grads: Dict[Value, Operand] = {output: 1.0}  # node -> d(output)/d(node), a float or (create_graph) a Value
     for node in reversed(topological_order(output)):
         g = grads.get(node)
         if g is None or not node._prev:
@@ -539,7 +541,7 @@ def grad(output: Value, inputs: Union[Value, Sequence[Value]], create_graph: boo
         if create_graph:
             local = _rule_of(node)(node)
         elif node._custom_backward is not None:
-            local = _locals_of_custom(node)
+            local = _locals_of_custom(node, node._custom_backward)
         else:
             local = node._local
         for parent, d in zip(node._prev, local):
@@ -562,7 +564,7 @@ def _rule_of(node: Value) -> Rule:
     return node._rule
 
 
-def _locals_of_custom(node: Value) -> tuple:
+def _locals_of_custom(node: Value, backward: Callable[[], None]) -> Tuple[float, ...]:
     """Read the local derivatives off a hand-written `_backward` by running it once with
     grad 1 on zeroed parents, then putting every `.grad` back as it was."""
     parents = list(dict.fromkeys(node._prev))
@@ -571,7 +573,7 @@ def _locals_of_custom(node: Value) -> tuple:
         for p in parents:
             p.grad = 0.0
         node.grad = 1.0
-        node._custom_backward()
+        backward()
         by_parent = {p: p.grad for p in parents}
     finally:
         for p, g in saved:

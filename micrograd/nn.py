@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from numbers import Real
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from .engine import Value, _affine
 
@@ -151,7 +151,8 @@ def _check_size(name: str, n: object) -> int:
 
 def _as_inputs(x: Input, nin: int, who: Module) -> List[Value]:
     """The input as a list of `nin` Values (plain numbers become constant leaves)."""
-    xs = [x] if isinstance(x, (Value, Real)) else list(x)
+    # A lone number or Value is a one-element input (cast: mypy cannot narrow by numbers.Real).
+    xs = [x] if isinstance(x, (Value, Real)) else list(cast(Sequence[Union[Value, float]], x))
     if len(xs) != nin:
         raise ValueError(f"{who!r} expects {nin} inputs, got {len(xs)}")
     return [xi if isinstance(xi, Value) else Value(xi) for xi in xs]

@@ -1,0 +1,156 @@
+"""One engine's side of the demo-step benchmark; run by bench_step.py in each interpreter.
+
+    python demo_step.py micrograd STEPS   # whichever micrograd this interpreter imports
+    python demo_step.py floats STEPS      # hand-written plain-float forward/backward
+
+The step is karpathy's demo.ipynb: MLP 2-16-16-1 (seed 1337) on 100 two-moons points,
+hinge loss + 1e-4 L2, SGD with the demo's linear learning-rate decay. Prints one JSON
+object: per-step seconds, per-step loss, and (for micrograd) memory and depth probes.
+Only the standard library and the engine are imported, so it runs on micrograd 0.1.0.
+"""
+
+import json
+import pathlib
+import random
+import sys
+import time
+import tracemalloc
+
+DATA = json.loads((pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "moons_1337.json").read_text())
+X, Y = DATA["X"], DATA["y"]
+SIZES = [2, 16, 16, 1]
+
+
+def micrograd_steps(steps):
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    times, losses = [], []
+    for k in range(steps):
+        start = time.perf_counter()
+        inputs = [list(map(Value, xrow)) for xrow in X]
+        scores = list(map(model, inputs))
+        step_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores)]
+        data_loss = sum(step_losses) * (1.0 / len(step_losses))
+        reg_loss = 1e-4 * sum((p * p for p in model.parameters()))
+        total_loss = data_loss + reg_loss
+        model.zero_grad()
+        total_loss.backward()
+        learning_rate = 1.0 - 0.9 * k / 100
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        loss = total_loss.data
+        del inputs, scores, step_losses, data_loss, reg_loss, total_loss  # free the graph inside the timing
+        times.append(time.perf_counter() - start)
+        losses.append(loss)
+    return times, losses
+
+
+def float_steps(steps):
+    """The same step with plain floats and a hand-derived backward pass: the pure-Python limit."""
+    random.seed(1337)
+    # layers[l] = list of neurons, each [weights list, bias]; drawn in micrograd's order
+    layers = [[[[random.uniform(-1, 1) for _ in range(nin)], 0.0] for _ in range(nout)]
+              for nin, nout in zip(SIZES, SIZES[1:])]
+    times, losses = [], []
+    n = len(X)
+    for k in range(steps):
+        start = time.perf_counter()
+        grads = [[[[0.0] * len(w), 0.0] for w, _ in layer] for layer in layers]
+        data_loss = 0
+        for x, y in zip(X, Y):
+            acts = [x]
+            for li, layer in enumerate(layers):
+                last = li == len(layers) - 1
+                out = []
+                for w, b in layer:
+                    z = b
+                    for wi, xi in zip(w, acts[-1]):
+                        z += wi * xi
+                    out.append(z if last else (0 if z < 0 else z))
+                acts.append(out)
+            margin = -y * acts[-1][0] + 1
+            data_loss += 0 if margin < 0 else margin
+            if margin <= 0:
+                continue
+            # backward through this sample: d(loss)/d(score) = -y / n
+            delta = [-y * (1.0 / n)]
+            for li in range(len(layers) - 1, -1, -1):
+                inputs = acts[li]
+                back = [0.0] * len(inputs)
+                for (w, _), gw, d in zip(layers[li], grads[li], delta):
+                    if d == 0.0:
+                        continue
+                    gwi = gw[0]
+                    for i, xi in enumerate(inputs):
+                        gwi[i] += xi * d
+                        back[i] += w[i] * d
+                    gw[1] += d
+                if li:
+                    delta = [g if a > 0 else 0.0 for g, a in zip(back, acts[li])]
+        reg = 0
+        for layer in layers:
+            for w, b in layer:
+                for wi in w:
+                    reg += wi * wi
+                reg += b * b
+        total = data_loss * (1.0 / n) + 1e-4 * reg
+        learning_rate = 1.0 - 0.9 * k / 100
+        for layer, glayer in zip(layers, grads):
+            for neuron, (gw, gb) in zip(layer, glayer):
+                w = neuron[0]
+                for i in range(len(w)):
+                    w[i] -= learning_rate * (gw[i] + 2e-4 * w[i])
+                neuron[1] -= learning_rate * (gb + 2e-4 * neuron[1])
+        times.append(time.perf_counter() - start)
+        losses.append(total)
+    return times, losses
+
+
+def bytes_per_add_constant(ops=100_000):
+    """tracemalloc bytes per `a + 1.0`, with every result kept alive in a chain."""
+    from micrograd.engine import Value
+
+    x = Value(1.0)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(ops):
+        x = x + 1.0
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / ops
+
+
+def deepest_chain(depth=1_000_000):
+    """Seconds for backward() through a chain of `depth` nodes, or the error it raised."""
+    from micrograd.engine import Value
+
+    x = Value(1.0)
+    y = x
+    for _ in range(depth):
+        y = y + 1.0
+    start = time.perf_counter()
+    try:
+        y.backward()
+    except RecursionError as error:
+        return {"depth": depth, "error": f"RecursionError: {error}"}
+    return {"depth": depth, "seconds": time.perf_counter() - start, "x.grad": x.grad}
+
+
+def main():
+    engine, steps = sys.argv[1], int(sys.argv[2])
+    if engine == "floats":
+        times, losses = float_steps(steps)
+        print(json.dumps({"times": times, "losses": losses}))
+        return
+    times, losses = micrograd_steps(steps)
+    result = {"times": times, "losses": losses, "bytes_per_add": bytes_per_add_constant()}
+    result["chain"] = deepest_chain(1_000_000 if "--deep" in sys.argv else 10_000)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.setrecursionlimit(1000)  # the interpreter's default, whatever the caller set
+    main()
