@@ -14,7 +14,7 @@ Two label conventions are used, as in the demo and in PyTorch:
 from __future__ import annotations
 
 from numbers import Real
-from typing import Iterable, List, Sequence, Union
+from typing import Any, Iterable, List, Sequence, Union, cast
 
 from .engine import Value
 
@@ -34,12 +34,16 @@ __all__ = [
 Scalar = Union[Value, float]
 
 
+def _value(x: Scalar) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
 def _mean(terms: List[Value]) -> Value:
     # Written as karpathy's demo writes it (sum, then times 1/n), so hinge_loss gives its numbers.
-    return sum(terms) * (1.0 / len(terms))
+    return cast(Value, sum(terms)) * (1.0 / len(terms))
 
 
-def _pairs(op: str, outputs: Sequence, labels: Sequence) -> None:
+def _pairs(op: str, outputs: Sequence[Any], labels: Sequence[Any]) -> None:
     """Check that there is one label per output and at least one of each."""
     if isinstance(outputs, (Value, Real)):
         raise TypeError(f"{op} needs a list of outputs, one per sample, got a single {type(outputs).__name__}")
@@ -49,26 +53,27 @@ def _pairs(op: str, outputs: Sequence, labels: Sequence) -> None:
         raise ValueError(f"{op} needs at least one sample, got none")
 
 
-def _label(op: str, y: object, allowed: Iterable[float]) -> float:
-    if isinstance(y, bool) or not isinstance(y, Real) or y not in allowed:
+def _label(op: str, y: object, allowed: Sequence[float]) -> float:
+    if isinstance(y, bool) or not isinstance(y, Real) or float(y) not in allowed:
         raise ValueError(f"{op} labels must be one of {sorted(allowed)}, got {y!r}")
     return float(y)
 
 
-def mse_loss(outputs: Sequence[Scalar], targets: Sequence[float]) -> Value:
+def mse_loss(outputs: Sequence[Union[Scalar, Sequence[Scalar]]], targets: Sequence[Union[float, Sequence[float]]]) -> Value:
     """Mean squared error, mean((output - target) ** 2).
 
     Outputs may also be lists (several outputs per sample): the mean is then over every
     output of every sample, as in PyTorch.
     """
     _pairs("mse_loss", outputs, targets)
-    terms = []
+    terms: List[Value] = []
     for out, target in zip(outputs, targets):
-        if isinstance(out, (Value, Real)):
-            out, target = [out], [target]
-        elif len(out) != len(target):
-            raise ValueError(f"mse_loss needs as many targets as outputs per sample, got {len(target)} for {len(out)}")
-        terms.extend((o - t) ** 2 for o, t in zip(out, target))
+        # A lone number is one output (cast: mypy cannot narrow by numbers.Real).
+        outs: List[Any] = [out] if isinstance(out, (Value, Real)) else list(cast(Sequence[Scalar], out))
+        tgts: List[Any] = [target] if isinstance(target, Real) else list(cast(Sequence[float], target))
+        if len(outs) != len(tgts):
+            raise ValueError(f"mse_loss needs as many targets as outputs per sample, got {len(tgts)} for {len(outs)}")
+        terms.extend((_value(o) - t) ** 2 for o, t in zip(outs, tgts))
     return _mean(terms)
 
 
@@ -81,7 +86,7 @@ def hinge_loss(scores: Sequence[Value], labels: Sequence[int]) -> Value:
     return _mean([(1 + -_label("hinge_loss", y, (-1, 1)) * s).relu() for y, s in zip(labels, scores)])
 
 
-def binary_cross_entropy_with_logits(logits: Sequence[Value], labels: Sequence[float]) -> Value:
+def binary_cross_entropy_with_logits(logits: Sequence[Scalar], labels: Sequence[float]) -> Value:
     """Binary cross-entropy on raw scores, labels 0/1 (or probabilities in [0, 1]).
 
     -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] is written as softplus(z) - y*z, which
@@ -89,11 +94,11 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value], labels: Sequence[f
     Its gradient is sigmoid(z) - y.
     """
     _pairs("binary_cross_entropy_with_logits", logits, labels)
-    terms = []
-    for z, y in zip(logits, labels):
-        if isinstance(y, bool) or not isinstance(y, Real) or not 0.0 <= y <= 1.0:
+    terms: List[Value] = []
+    for logit, y in zip(logits, labels):
+        if isinstance(y, bool) or not isinstance(y, Real) or not 0.0 <= float(y) <= 1.0:
             raise ValueError(f"binary_cross_entropy_with_logits labels must be in [0, 1], got {y!r}")
-        z = z if isinstance(z, Value) else Value(z)
+        z = _value(logit)
         terms.append(z.softplus() - z * float(y) if y else z.softplus())
     return _mean(terms)
 
@@ -102,9 +107,9 @@ def logsumexp(values: Sequence[Scalar]) -> Value:
     """log(sum(exp(v))), stable: the largest value is taken out first, so no exp overflows."""
     if len(values) == 0:
         raise ValueError("logsumexp needs at least one value, got none")
-    vs = [v if isinstance(v, Value) else Value(v) for v in values]
+    vs = [_value(v) for v in values]
     m = max(v.data for v in vs)  # a constant: the result does not depend on it
-    return sum((v - m).exp() for v in vs).log() + m
+    return cast(Value, sum((v - m).exp() for v in vs)).log() + m
 
 
 def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
@@ -115,9 +120,10 @@ def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
 
 def softmax(logits: Sequence[Scalar]) -> List[Value]:
     """exp(z) / sum(exp(z)), computed from the largest logit down, so it never overflows."""
-    m = max(z.data if isinstance(z, Value) else float(z) for z in logits)
-    es = [((z if isinstance(z, Value) else Value(z)) - m).exp() for z in logits]
-    total = sum(es)
+    zs = [_value(z) for z in logits]
+    m = max(z.data for z in zs)
+    es = [(z - m).exp() for z in zs]
+    total = cast(Value, sum(es))
     return [e / total for e in es]
 
 
@@ -140,7 +146,7 @@ def cross_entropy(logits: Sequence[Sequence[Value]], labels: Sequence[int]) -> V
 
 def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
     """alpha * sum(p * p): the demo's regularization term (`alpha = 1e-4` there)."""
-    return alpha * sum((p * p for p in parameters))
+    return alpha * cast(Value, sum((p * p for p in parameters)))
 
 
 def _number(x: Scalar) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from numbers import Real
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from .engine import Value, _affine
 
@@ -124,7 +124,7 @@ class Module:
                 f" ({len(targets)} entries expected, {len(state_dict)} given):"
                 f" missing {_some(missing)}, unexpected {_some(unexpected)}"
             )
-        values = {}
+        values: Dict[str, float] = {}
         for name, v in state_dict.items():
             if isinstance(v, bool) or not isinstance(v, Real):
                 raise TypeError(f"load_state_dict: {name!r} must be a real number, got {type(v).__name__}: {v!r}")
@@ -329,13 +329,13 @@ class BatchNorm1d(Module):
             raise ValueError(f"eps must be a positive number, got {eps!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        self.weight = [Value(1.0) for _ in range(n)]
-        self.bias = [Value(0.0) for _ in range(n)]
+        self.eps: float = float(eps)
+        self.momentum: float = float(momentum)
+        self.weight: List[Value] = [Value(1.0) for _ in range(n)]
+        self.bias: List[Value] = [Value(0.0) for _ in range(n)]
         # Buffers: Values so that load_state_dict sets them like parameters, but never trained.
-        self.running_mean = [Value(0.0) for _ in range(n)]
-        self.running_var = [Value(1.0) for _ in range(n)]
+        self.running_mean: List[Value] = [Value(0.0) for _ in range(n)]
+        self.running_var: List[Value] = [Value(1.0) for _ in range(n)]
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
         if self.training:
@@ -356,9 +356,9 @@ class BatchNorm1d(Module):
         m = self.momentum
         for j, (w, b) in enumerate(zip(self.weight, self.bias)):
             column = [r[j] for r in rows]
-            mean = sum(column) * (1.0 / n)
+            mean = cast(Value, sum(column)) * (1.0 / n)
             centered = [x - mean for x in column]
-            var = sum(d * d for d in centered) * (1.0 / n)
+            var = cast(Value, sum(d * d for d in centered)) * (1.0 / n)
             inv_std = (var + self.eps) ** -0.5
             for row_out, d in zip(out, centered):
                 row_out.append(w * (d * inv_std) + b)
@@ -406,9 +406,9 @@ class Activation(Module):
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
         f = ACTIVATIONS[self.name]
-        xs = [x] if isinstance(x, (Value, Real)) else list(x)
-        xs = [xi if isinstance(xi, Value) else Value(xi) for xi in xs]
-        return _features([f(xi) for xi in xs] if f is not None else xs)
+        xs = [x] if isinstance(x, (Value, Real)) else list(cast(Sequence[Union[Value, float]], x))
+        vs = [xi if isinstance(xi, Value) else Value(xi) for xi in xs]
+        return _features([f(v) for v in vs] if f is not None else vs)
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
@@ -431,14 +431,16 @@ class Sequential(Module):
         self.layers = list(modules)
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
+        out: Any = x
         for m in self.layers:
-            x = m(x)  # type: ignore[operator]
-        return x
+            out = m(out)  # type: ignore[operator]
+        return cast(Union[Value, List[Value]], out)
 
     def batch(self, xs: Sequence[Input]) -> List[Union[Value, List[Value]]]:
+        out: Sequence[Any] = xs
         for m in self.layers:
-            xs = m.batch(xs)
-        return list(xs)
+            out = m.batch(out)
+        return list(out)
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]

@@ -42,14 +42,14 @@ __all__ = [
 
 def _real(name: str, x: object, *, low: float = 0.0, below: float = math.inf) -> float:
     """`x` as a float in [low, below), or a ValueError naming the argument and the value."""
-    if isinstance(x, bool) or not isinstance(x, Real) or not (low <= x < below):
+    if isinstance(x, bool) or not isinstance(x, Real) or not (low <= float(x) < below):
         interval = f"in [{low}, {below})" if below != math.inf else f">= {low}"
         raise ValueError(f"{name} must be a number {interval}, got {x!r}")
     return float(x)
 
 
 def _parameter_list(parameters: Iterable[Value], who: str) -> List[Value]:
-    params = [parameters] if isinstance(parameters, Value) else list(parameters)
+    params: List[Value] = [parameters] if isinstance(parameters, Value) else list(parameters)
     for p in params:
         if not isinstance(p, Value):
             raise TypeError(f"{who} needs Values as parameters, got {type(p).__name__}: {p!r}")

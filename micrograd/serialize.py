@@ -24,7 +24,7 @@ import json
 import os
 import random
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .nn import MLP, Activation, BatchNorm1d, Layer, Module, Neuron, Sequential
 
@@ -51,7 +51,7 @@ def _uniform(module: Module, what: str, values: List[Any]) -> Any:
 
 
 def _layer_activation(layer: Layer) -> str:
-    return _uniform(layer, "neurons' activations", [n.activation for n in layer.neurons])
+    return str(_uniform(layer, "neurons' activations", [n.activation for n in layer.neurons]))
 
 
 def describe(module: Module) -> Spec:
@@ -151,14 +151,14 @@ def _state_size(spec: Spec) -> int:
     """How many numbers a module of this description has in its state_dict."""
     kind = spec["type"]
     if kind == "Neuron":
-        return spec["nin"] + 1
+        return int(spec["nin"]) + 1
     if kind == "Layer":
-        return (spec["nin"] + 1) * spec["nout"]
+        return (int(spec["nin"]) + 1) * int(spec["nout"])
     if kind == "MLP":
-        sizes = [spec["nin"]] + spec["nouts"]
+        sizes: List[int] = [spec["nin"], *spec["nouts"]]
         return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     if kind == "BatchNorm1d":
-        return 4 * spec["num_features"]
+        return 4 * int(spec["num_features"])
     if kind == "Activation":
         return 0
     return sum(_state_size(sub) for sub in spec["modules"])
@@ -230,8 +230,8 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _no_duplicate_keys(pairs: List[tuple]) -> dict:
-    d: dict = {}
+def _no_duplicate_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    d: Dict[str, Any] = {}
     for k, v in pairs:
         if k in d:
             raise ValueError(f"the key {k!r} appears twice")

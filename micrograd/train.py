@@ -97,7 +97,7 @@ def fit(
         if metric_fn is not None:
             history["val_accuracy"] = []
 
-    from tqdm.auto import tqdm  # here, not at the top: it costs `import micrograd` ~60 ms
+    from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]  # here: it costs `import micrograd` ~60 ms
 
     model.train()
     bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=True)
