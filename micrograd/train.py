@@ -55,7 +55,7 @@ def fit(
         loss: "hinge" (labels -1/+1, the demo's), "bce" (labels 0/1, on logits),
             "cross_entropy" (labels 0..k-1, the model returns k logits) or "mse"; or any
             `loss(outputs, labels) -> Value`.
-        optimizer: default `SGD(model.parameters(), lr=0.1)`.
+        optimizer: default: the scheduler's, else `SGD(model.parameters(), lr=0.1)`.
         epochs: passes over the data.
         batch_size: samples per step, drawn in a new shuffled order each epoch; None (the
             default) uses all of them in order, one step per epoch, like the demo.
@@ -86,7 +86,9 @@ def fit(
         raise ValueError(f"fit needs one label per sample and at least one sample, got {len(X)} samples, {len(y)} labels")
     params = model.parameters()
     if optimizer is None:
-        optimizer = SGD(params, lr=0.1)
+        optimizer = scheduler.optimizer if scheduler is not None else SGD(params, lr=0.1)
+    elif scheduler is not None and scheduler.optimizer is not optimizer:
+        raise ValueError("the scheduler drives a different optimizer than the one passed to fit")
     rng: random.Random = _rng(random_state)
 
     history: Dict[str, List[float]] = {"loss": [], "grad_norm": [], "lr": []}

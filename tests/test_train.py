@@ -166,6 +166,15 @@ def test_fit_arguments_are_checked(kwargs, error, message):
         fit(demo_model(), X, Y, progress=False, **kwargs)
 
 
+def test_fit_uses_the_schedulers_optimizer_and_refuses_a_different_one():
+    model = demo_model()
+    optimizer = SGD(model.parameters(), lr=1.0)
+    schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.5, total_iters=2)
+    assert fit(model, X[:10], Y[:10], scheduler=schedule, epochs=2, progress=False)["lr"] == [1.0, 0.75]
+    with pytest.raises(ValueError, match="the scheduler drives a different optimizer"):
+        fit(model, X, Y, optimizer=SGD(model.parameters(), lr=1.0), scheduler=schedule, progress=False)
+
+
 def test_fit_needs_one_label_per_sample():
     with pytest.raises(ValueError, match="one label per sample and at least one sample, got 100 samples, 99 labels"):
         fit(demo_model(), X, Y[:-1], progress=False)
