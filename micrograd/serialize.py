@@ -96,34 +96,24 @@ def _field(spec: Spec, key: str, kind: Callable[[Any], bool], expected: str, whe
     return v
 
 
-def _positive_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+_Check = Tuple[Callable[[Any], bool], str]  # (is the value right?, what it must be, for the error)
 
+_POSITIVE_INT: _Check = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive int")
+_NUMBER: _Check = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number")
+_STR: _Check = (lambda v: isinstance(v, str), "a str")
+_BOOL: _Check = (lambda v: isinstance(v, bool), "a bool")
+_SIZES: _Check = (lambda v: isinstance(v, list) and len(v) > 0 and all(map(_POSITIVE_INT[0], v)),
+                "a non-empty list of positive ints")
+_MODULES: _Check = (lambda v: isinstance(v, list) and len(v) > 0, "a non-empty list")
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-_FIELDS: Dict[str, Dict[str, Any]] = {
-    # type -> {key: (check, description)}
-    "Neuron": {"nin": (_positive_int, "a positive int"), "activation": (str, "a str"), "fused": (bool, "a bool")},
-    "Layer": {
-        "nin": (_positive_int, "a positive int"),
-        "nout": (_positive_int, "a positive int"),
-        "activation": (str, "a str"),
-        "fused": (bool, "a bool"),
-    },
-    "MLP": {
-        "nin": (_positive_int, "a positive int"),
-        "nouts": (lambda v: isinstance(v, list) and v and all(map(_positive_int, v)), "a non-empty list of positive ints"),
-        "activation": (str, "a str"),
-        "output_activation": (str, "a str"),
-        "fused": (bool, "a bool"),
-    },
-    "BatchNorm1d": {"num_features": (_positive_int, "a positive int"), "eps": (_number, "a number"),
-                    "momentum": (_number, "a number")},
-    "Activation": {"name": (str, "a str")},
-    "Sequential": {"modules": (lambda v: isinstance(v, list) and len(v) > 0, "a non-empty list")},
+# type -> the keys its description must have, and what each must be
+_FIELDS: Dict[str, Dict[str, _Check]] = {
+    "Neuron": {"nin": _POSITIVE_INT, "activation": _STR, "fused": _BOOL},
+    "Layer": {"nin": _POSITIVE_INT, "nout": _POSITIVE_INT, "activation": _STR, "fused": _BOOL},
+    "MLP": {"nin": _POSITIVE_INT, "nouts": _SIZES, "activation": _STR, "output_activation": _STR, "fused": _BOOL},
+    "BatchNorm1d": {"num_features": _POSITIVE_INT, "eps": _NUMBER, "momentum": _NUMBER},
+    "Activation": {"name": _STR},
+    "Sequential": {"modules": _MODULES},
 }
 
 
@@ -138,8 +128,7 @@ def _check_spec(spec: Any, where: str) -> Spec:
     unexpected = sorted(set(spec) - set(fields) - {"type"})
     if unexpected:
         raise ModelFileError(f"{where}: unexpected keys {unexpected} for a {kind}")
-    for key, (check, expected) in fields.items():
-        is_ok = check if check not in (str, bool) else (lambda v, t=check: isinstance(v, t))
+    for key, (is_ok, expected) in fields.items():
         _field(spec, key, is_ok, expected, where)
     if kind == "Sequential":
         for i, sub in enumerate(spec["modules"]):
