@@ -6,6 +6,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numerical import central_differences
 
 from micrograd.engine import Value
@@ -198,3 +200,35 @@ def test_losses_and_gradients_match_pytorch():
     assert mse_loss(values(z), targets).data == pytest.approx(
         F.mse_loss(torch.tensor(z, dtype=torch.float64), torch.tensor(targets, dtype=torch.float64)).item(), rel=1e-14
     )
+
+
+# --- properties over the whole range of logits ------------------------------------------------
+
+logit_rows = st.integers(2, 5).flatmap(
+    lambda k: st.tuples(st.lists(st.floats(-1000, 1000), min_size=k, max_size=k), st.integers(0, k - 1))
+)
+
+
+@given(logit_rows)
+def test_cross_entropy_gradient_is_softmax_minus_onehot_for_any_logits(row):
+    logits, label = row
+    z = values(logits)
+    loss = cross_entropy([z], [label])
+    loss.backward()
+    m = max(logits)
+    exps = [math.exp(v - m) for v in logits]
+    probs = [e / sum(exps) for e in exps]
+    assert math.isfinite(loss.data) and loss.data >= 0.0
+    assert loss.data == pytest.approx(m + math.log(sum(exps)) - logits[label], rel=1e-12, abs=1e-12)
+    expected = [p - (i == label) for i, p in enumerate(probs)]
+    assert [v.grad for v in z] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@given(st.floats(-1000, 1000), st.sampled_from([0, 1]))
+def test_binary_cross_entropy_gradient_is_sigmoid_minus_label_for_any_logit(logit, label):
+    z = Value(logit)
+    loss = binary_cross_entropy_with_logits([z], [label])
+    loss.backward()
+    sigmoid = 1 / (1 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1 + math.exp(logit))
+    assert math.isfinite(loss.data) and loss.data >= 0.0
+    assert z.grad == pytest.approx(sigmoid - label, rel=1e-12, abs=1e-15)

@@ -6,6 +6,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from micrograd.engine import Value
 from micrograd.optim import (
@@ -253,3 +255,14 @@ def test_optimizer_matches_pytorch_on_a_quadratic_for_20_steps(ours, name, kwarg
 def test_adamw_defaults_to_pytorchs_weight_decay():
     assert AdamW([Value(1.0)]).weight_decay == 1e-2
     assert Adam([Value(1.0)]).weight_decay == 0.0
+
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=40), st.floats(1e-3, 1e3))
+def test_clip_grad_norm_never_leaves_more_than_max_norm(grads, max_norm):
+    ps = with_grads(grads)
+    norm = clip_grad_norm(ps, max_norm)
+    if norm > max_norm:
+        assert grad_norm(ps) == pytest.approx(max_norm, rel=1e-15)
+    else:
+        assert [p.grad for p in ps] == grads
