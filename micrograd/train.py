@@ -10,7 +10,7 @@ loss, `zero_grad`, `backward`, (optionally) gradient clipping, `optimizer.step()
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import losses
 from .data import RandomState, _rng, batches
@@ -84,9 +84,8 @@ def fit(
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     if len(X) != len(y) or not X:
         raise ValueError(f"fit needs one label per sample and at least one sample, got {len(X)} samples, {len(y)} labels")
-    params = model.parameters()
     if optimizer is None:
-        optimizer = scheduler.optimizer if scheduler is not None else SGD(params, lr=0.1)
+        optimizer = scheduler.optimizer if scheduler is not None else SGD(model.parameters(), lr=0.1)
     elif scheduler is not None and scheduler.optimizer is not optimizer:
         raise ValueError("the scheduler drives a different optimizer than the one passed to fit")
     rng: random.Random = _rng(random_state)
@@ -103,54 +102,68 @@ def fit(
 
     model.train()
     bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=True)
-    for _ in bar:
-        lr = optimizer.lr
-        loss_sum = metric_sum = norm_sum = last_loss = last_metric = 0.0
-        steps = 0
-        for Xb, yb in batches(X, y, batch_size, shuffle=batch_size is not None, random_state=rng):
-            outputs = model.batch(Xb)
-            total = loss_fn(outputs, yb)
-            if l2:
-                total = total + losses.l2_penalty(params, l2)
-            optimizer.zero_grad()
-            total.backward()
-            if max_grad_norm is not None:
-                norm_sum += clip_grad_norm(params, max_grad_norm)
-            else:
-                norm_sum += grad_norm(params)
-            optimizer.step()
-            steps += 1
-            last_loss = total.data
-            loss_sum += last_loss * len(yb)
-            if metric_fn is not None:
-                last_metric = metric_fn(outputs, yb)
-                metric_sum += last_metric * len(yb)
-            # Free this step's graph before the next one is built, so its memory is reused
-            # rather than a second graph allocated beside it (measured: ~25% of a demo epoch).
-            del outputs, total
-        if scheduler is not None:
-            scheduler.step()
-
-        # One full batch: report its numbers as they are (a weighted mean would round them).
-        epoch_loss = last_loss if steps == 1 else loss_sum / len(y)
-        history["loss"].append(epoch_loss)
-        history["grad_norm"].append(norm_sum / steps)
-        history["lr"].append(lr)
-        shown = {"loss": f"{epoch_loss:.4g}"}
-        if metric_fn is not None:
-            epoch_metric = last_metric if steps == 1 else metric_sum / len(y)
-            history["accuracy"].append(epoch_metric)
-            shown["acc"] = f"{epoch_metric:.1%}"
-        if validation_data is not None:
-            val_loss, val_metric = _evaluate(model, validation_data, loss_fn, metric_fn)
-            history["val_loss"].append(val_loss)
-            shown["val_loss"] = f"{val_loss:.4g}"
-            if val_metric is not None:
-                history["val_accuracy"].append(val_metric)
-                shown["val_acc"] = f"{val_metric:.1%}"
-        bar.set_postfix(shown, refresh=False)  # tqdm redraws at its own pace: no cost per epoch
-    bar.close()
+    try:
+        for _ in bar:
+            history["lr"].append(optimizer.lr)
+            epoch = batches(X, y, batch_size, shuffle=batch_size is not None, random_state=rng)
+            loss_value, score, norm = _train_epoch(model, epoch, loss_fn, metric_fn, optimizer, l2, max_grad_norm)
+            if scheduler is not None:
+                scheduler.step()
+            history["loss"].append(loss_value)
+            history["grad_norm"].append(norm)
+            shown = {"loss": f"{loss_value:.4g}"}
+            if score is not None:
+                history["accuracy"].append(score)
+                shown["acc"] = f"{score:.1%}"
+            if validation_data is not None:
+                val_loss, val_score = _evaluate(model, validation_data, loss_fn, metric_fn)
+                history["val_loss"].append(val_loss)
+                shown["val_loss"] = f"{val_loss:.4g}"
+                if val_score is not None:
+                    history["val_accuracy"].append(val_score)
+                    shown["val_acc"] = f"{val_score:.1%}"
+            bar.set_postfix(shown, refresh=False)  # tqdm redraws at its own pace: no cost per epoch
+    finally:
+        bar.close()
     return history
+
+
+def _train_epoch(
+    model: Module,
+    epoch: Iterable[Tuple[List[Any], List[Any]]],
+    loss_fn: LossFn,
+    metric_fn: Optional[MetricFn],
+    optimizer: Optimizer,
+    l2: float,
+    max_grad_norm: Optional[float],
+) -> Tuple[float, Optional[float], float]:
+    """One pass over the mini-batches: (mean loss, mean metric or None, mean gradient norm)."""
+    params = optimizer.params
+    n = steps = 0
+    loss_sum = metric_sum = norm_sum = last_loss = last_metric = 0.0
+    for Xb, yb in epoch:
+        outputs = model.batch(Xb)
+        total = loss_fn(outputs, yb)
+        if l2:
+            total = total + losses.l2_penalty(model.parameters(), l2)
+        optimizer.zero_grad()
+        total.backward()
+        norm_sum += grad_norm(params) if max_grad_norm is None else clip_grad_norm(params, max_grad_norm)
+        optimizer.step()
+        steps += 1
+        n += len(yb)
+        last_loss = total.data
+        loss_sum += last_loss * len(yb)
+        if metric_fn is not None:
+            last_metric = metric_fn(outputs, yb)
+            metric_sum += last_metric * len(yb)
+        # Free this step's graph before the next one is built, so its memory is reused
+        # rather than a second graph allocated beside it (measured: ~25% of a demo epoch).
+        del outputs, total
+    # One full batch: report its numbers as they are (a weighted mean would round them).
+    loss_value = last_loss if steps == 1 else loss_sum / n
+    score = None if metric_fn is None else last_metric if steps == 1 else metric_sum / n
+    return loss_value, score, norm_sum / steps
 
 
 def _loss(loss: Union[str, LossFn]) -> Tuple[LossFn, Optional[MetricFn]]:
