@@ -6,7 +6,7 @@ deterministic and repeatable `backward()`, higher-order gradients, clear errors,
 can draw and step through, gradient checking, and a training toolkit.
 """
 
-from . import nn
+from . import data, diagnostics, losses, nn, optim, serialize
 from .custom import Primitive, primitive
 from .dot_program import DotNotFoundError, configure_graphviz, find_dot
 from .draw import GraphTooLargeError, draw_dot
@@ -14,6 +14,7 @@ from .engine import Value, affine, grad, is_grad_enabled, no_grad, topological_o
 from .gradcheck import GradcheckError, NotDifferentiableError, central_difference, gradcheck, gradgradcheck
 from .stepper import frames, save_frames, step_through
 from .stepping import BackwardStep, ForwardStep, backward_steps, forward_steps
+from .train import fit
 
 __version__ = "0.2.0"
 
@@ -22,3 +23,4 @@ __all__ += ["BackwardStep", "DotNotFoundError", "ForwardStep", "GraphTooLargeErr
 __all__ += ["draw_dot", "find_dot", "forward_steps", "frames", "save_frames", "step_through"]
 __all__ += ["GradcheckError", "NotDifferentiableError", "Primitive", "central_difference", "gradcheck", "gradgradcheck"]
 __all__ += ["primitive"]
+__all__ += ["data", "diagnostics", "fit", "losses", "optim", "serialize"]

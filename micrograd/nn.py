@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import random
 from numbers import Real
-from typing import Iterator, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from .engine import Value, _affine
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "INITS"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "BatchNorm1d", "Activation", "Sequential", "ACTIVATIONS", "INITS"]
 
 Input = Union[Value, float, Sequence[Union[Value, float]]]
 
@@ -30,7 +30,13 @@ INITS = {
 
 
 class Module:
-    """Base class: anything with parameters."""
+    """Base class: anything with parameters.
+
+    Submodules are found by looking at the attributes (a Module, or a list of Modules), so
+    `train()`, `eval()`, `state_dict()` and `batch()` work for subclasses you write too.
+    """
+
+    training = True  # the mode set by train()/eval(); a class default so 0.1.0 subclasses need no __init__
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 (call it before each `backward()`)."""
@@ -45,6 +51,96 @@ class Module:
         """(name, parameter) pairs, in `parameters()` order, named like PyTorch's."""
         for i, p in enumerate(self.parameters()):
             yield str(i), p
+
+    # --- submodules and modes ------------------------------------------------------------
+
+    def named_children(self) -> Iterator[Tuple[str, "Module"]]:
+        """The direct submodules, named by attribute (`layers.0` for an item of a list)."""
+        for attr, v in vars(self).items():
+            if isinstance(v, Module):
+                yield attr, v
+            elif isinstance(v, (list, tuple)):
+                for i, m in enumerate(v):
+                    if isinstance(m, Module):
+                        yield f"{attr}.{i}", m
+
+    def children(self) -> Iterator["Module"]:
+        """The direct submodules."""
+        for _, m in self.named_children():
+            yield m
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (the default) on this module and every submodule; returns self.
+
+        Only some modules behave differently: BatchNorm1d normalises with the batch's own
+        statistics in training mode and with its running statistics in evaluation mode.
+        """
+        self.training = bool(mode)
+        for m in self.children():
+            m.train(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode (`train(False)`); returns self."""
+        return self.train(False)
+
+    def batch(self, xs: Sequence[Input]) -> List[Union[Value, List[Value]]]:
+        """The outputs for a whole mini-batch: `model.batch(X)` is `[model(x) for x in X]`,
+        except that modules that look across the batch (BatchNorm1d) see all of it at once."""
+        return [self(x) for x in xs]  # type: ignore[operator]
+
+    # --- state: the numbers that define a trained module ---------------------------------
+
+    def named_buffers(self) -> Iterator[Tuple[str, Value]]:
+        """State that is not trained by gradients (BatchNorm1d's running statistics), as
+        (name, Value) pairs. Buffers are in `state_dict()` but not in `parameters()`."""
+        for prefix, m in self.named_children():
+            for name, b in m.named_buffers():
+                yield f"{prefix}.{name}", b
+
+    def state_dict(self) -> Dict[str, float]:
+        """Every parameter and buffer as {name: float}, in `named_parameters()` order, then the
+        buffers. The floats are copies: changing the dict does not change the module."""
+        state = {name: p.data for name, p in self.named_parameters()}
+        for name, b in self.named_buffers():
+            state[name] = b.data
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, float]) -> None:
+        """Set every parameter and buffer from `state_dict` (as made by `state_dict()`).
+
+        All of it is checked first (the same names, each a finite real number), so on any
+        error nothing is changed and the error says which name and value are wrong.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict needs a dict of name -> number, got {type(state_dict).__name__}")
+        targets = dict(self.named_parameters())
+        targets.update(self.named_buffers())
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        if missing or unexpected:
+            raise ValueError(
+                f"load_state_dict: the state does not fit {type(self).__name__}"
+                f" ({len(targets)} entries expected, {len(state_dict)} given):"
+                f" missing {_some(missing)}, unexpected {_some(unexpected)}"
+            )
+        values: Dict[str, float] = {}
+        for name, v in state_dict.items():
+            if isinstance(v, bool) or not isinstance(v, Real):
+                raise TypeError(f"load_state_dict: {name!r} must be a real number, got {type(v).__name__}: {v!r}")
+            if not math.isfinite(v):
+                raise ValueError(f"load_state_dict: {name!r} must be finite, got {v!r}")
+            values[name] = float(v)
+        for name, v in values.items():
+            targets[name].data = v
+
+
+def _some(names: List[str], limit: int = 5) -> str:
+    """Up to `limit` names for an error message, with a count of the rest."""
+    if not names:
+        return "none"
+    shown = ", ".join(map(repr, names[:limit]))
+    return f"[{shown}, and {len(names) - limit} more]" if len(names) > limit else f"[{shown}]"
 
 
 def _check_size(name: str, n: object) -> int:
@@ -200,3 +296,169 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+# ---------------------------------------------------------------------------------------
+# Beyond 0.1.0: batch normalization, and the pieces to put it between layers.
+# ---------------------------------------------------------------------------------------
+
+def _features(out: List[Value]) -> Union[Value, List[Value]]:
+    return out[0] if len(out) == 1 else out  # one feature comes out as a Value, as from a Layer
+
+
+class BatchNorm1d(Module):
+    """Batch normalization (Ioffe & Szegedy, 2015), as `torch.nn.BatchNorm1d`.
+
+    In training mode each feature is normalised across the samples of the mini-batch and
+    then scaled and shifted by learnable `weight` (gamma, starts at 1) and `bias` (beta,
+    starts at 0):
+
+        y = weight * (x - mean) / sqrt(var + eps) + bias       (var: the biased variance)
+
+    The gradient flows through the mean and variance too, so every sample's output depends
+    on every other sample: call it on the whole batch, `bn.batch(X)` or `model.batch(X)`.
+    Each training call also updates running estimates,
+    `running = (1 - momentum) * running + momentum * batch_stat` (the variance unbiased, as
+    in PyTorch), which evaluation mode (`model.eval()`) uses instead, so a single sample
+    `bn(x)` works there.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        n = _check_size("num_features", num_features)
+        if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
+            raise ValueError(f"eps must be a positive number, got {eps!r}")
+        if isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
+        self.eps: float = float(eps)
+        self.momentum: float = float(momentum)
+        self.weight: List[Value] = [Value(1.0) for _ in range(n)]
+        self.bias: List[Value] = [Value(0.0) for _ in range(n)]
+        # Buffers: Values so that load_state_dict sets them like parameters, but never trained.
+        self.running_mean: List[Value] = [Value(0.0) for _ in range(n)]
+        self.running_var: List[Value] = [Value(1.0) for _ in range(n)]
+
+    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+        if self.training:
+            raise ValueError(
+                f"{self!r} normalises across a batch, so in training mode it needs the whole batch:"
+                " call bn.batch(X) (or model.batch(X)), or switch to evaluation mode with model.eval()"
+            )
+        return _features(self._eval_forward(_as_inputs(x, len(self.weight), self)))
+
+    def batch(self, xs: Sequence[Input]) -> List[Union[Value, List[Value]]]:
+        rows = [_as_inputs(x, len(self.weight), self) for x in xs]
+        if not self.training:
+            return [_features(self._eval_forward(r)) for r in rows]
+        n = len(rows)
+        if n < 2:
+            raise ValueError(f"{self!r} needs at least 2 samples per batch in training mode, got {n}")
+        out: List[List[Value]] = [[] for _ in rows]
+        m = self.momentum
+        for j, (w, b) in enumerate(zip(self.weight, self.bias)):
+            column = [r[j] for r in rows]
+            mean = cast(Value, sum(column)) * (1.0 / n)
+            centered = [x - mean for x in column]
+            var = cast(Value, sum(d * d for d in centered)) * (1.0 / n)
+            inv_std = (var + self.eps) ** -0.5
+            for row_out, d in zip(out, centered):
+                row_out.append(w * (d * inv_std) + b)
+            self.running_mean[j].data = (1.0 - m) * self.running_mean[j].data + m * mean.data
+            self.running_var[j].data = (1.0 - m) * self.running_var[j].data + m * var.data * n / (n - 1)
+        return [_features(r) for r in out]
+
+    def _eval_forward(self, xs: List[Value]) -> List[Value]:
+        # The running statistics are constants here: no gradient flows into them.
+        return [
+            w * ((x - mu.data) * (1.0 / math.sqrt(var.data + self.eps))) + b
+            for x, w, b, mu, var in zip(xs, self.weight, self.bias, self.running_mean, self.running_var)
+        ]
+
+    def parameters(self) -> List[Value]:
+        return self.weight + self.bias
+
+    def named_parameters(self) -> Iterator[Tuple[str, Value]]:
+        for i, w in enumerate(self.weight):
+            yield f"weight.{i}", w
+        for i, b in enumerate(self.bias):
+            yield f"bias.{i}", b
+
+    def named_buffers(self) -> Iterator[Tuple[str, Value]]:
+        for i, v in enumerate(self.running_mean):
+            yield f"running_mean.{i}", v
+        for i, v in enumerate(self.running_var):
+            yield f"running_var.{i}", v
+
+    def __repr__(self) -> str:
+        return f"BatchNorm1d({len(self.weight)})"
+
+
+class Activation(Module):
+    """An activation function as a module, applied to every feature: `Activation("relu")`.
+
+    For `Sequential(Layer(2, 16, nonlin=False), BatchNorm1d(16), Activation("relu"), ...)`,
+    where the normalization sits between a layer's weighted sum and its nonlinearity.
+    """
+
+    def __init__(self, name: str) -> None:
+        if name not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        self.name = name
+
+    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+        f = ACTIVATIONS[self.name]
+        xs = [x] if isinstance(x, (Value, Real)) else list(cast(Sequence[Union[Value, float]], x))
+        vs = [xi if isinstance(xi, Value) else Value(xi) for xi in xs]
+        return _features([f(v) for v in vs] if f is not None else vs)
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
+
+
+class Sequential(Module):
+    """Modules applied one after another: `Sequential(Layer(2, 16), BatchNorm1d(16), Layer(16, 1, nonlin=False))`.
+
+    `model(x)` runs one sample through; `model.batch(X)` runs a whole mini-batch through,
+    module by module, so a BatchNorm1d inside sees the batch. Parameters are named like
+    PyTorch's (`0.neurons.3.w.1`, `1.weight.0`).
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        if not modules:
+            raise ValueError("Sequential needs at least one module, got none")
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential needs Modules, got {type(m).__name__} at position {i}: {m!r}")
+        self.layers = list(modules)
+
+    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+        out: Any = x
+        for m in self.layers:
+            out = m(out)  # type: ignore[operator]
+        return cast(Union[Value, List[Value]], out)
+
+    def batch(self, xs: Sequence[Input]) -> List[Union[Value, List[Value]]]:
+        out: Sequence[Any] = xs
+        for m in self.layers:
+            out = m.batch(out)
+        return list(out)
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def named_children(self) -> Iterator[Tuple[str, Module]]:
+        for i, m in enumerate(self.layers):
+            yield str(i), m
+
+    def parameters(self) -> List[Value]:
+        return [p for m in self.layers for p in m.parameters()]
+
+    def named_parameters(self) -> Iterator[Tuple[str, Value]]:
+        for prefix, m in self.named_children():
+            for name, p in m.named_parameters():
+                yield f"{prefix}.{name}", p
+
+    def __repr__(self) -> str:
+        return f"Sequential({', '.join(repr(m) for m in self.layers)})"
