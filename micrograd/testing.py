@@ -153,6 +153,9 @@ OPS: Dict[str, Op] = {
         Op("/", 2, lambda a, b: a / b, lambda a, b: a * b ** -1.0, lambda args, m: abs(args[1]) >= m, _BOTH_SIDES),
         # A positive base keeps x ** y real for every exponent (constant or Value).
         Op("**", 2, lambda a, b: a ** b, lambda a, b: a ** b, _positive, _BOTH_SIDES),
+        # Integer exponents are real for any base, so these rows reach negative bases too.
+        Op("**3", 1, lambda a: a ** 3, lambda a: a ** 3.0),
+        Op("**-2", 1, lambda a: a ** -2, lambda a: a ** -2.0, lambda args, m: abs(args[0]) >= m),
         Op("neg", 1, lambda a: -a, lambda a: -a),
         Op("exp", 1, Value.exp, math.exp),
         Op("log", 1, Value.log, math.log, _positive),
@@ -165,8 +168,15 @@ OPS: Dict[str, Op] = {
         Op("leaky_relu", 1, Value.leaky_relu, lambda a: a if a > 0 else 0.01 * a, _away_from_zero),
         Op("abs", 1, Value.abs, abs, _away_from_zero),
         Op("sqrt", 1, Value.sqrt, lambda a: a ** 0.5, _positive),
-        # One weight, one input, a bias: b + w * x; the input may be a constant, as in a first layer.
-        Op("affine", 3, lambda w, x, b: affine([w], [x], b), lambda w, x, b: b + w * x, constants=(1,)),
+        # Two weights, two inputs, a bias: b + w0*x0 + w1*x1, summed in that order; an input may
+        # be a constant, as in a first layer.
+        Op(
+            "affine",
+            5,
+            lambda w0, w1, x0, x1, b: affine([w0, w1], [x0, x1], b),
+            lambda w0, w1, x0, x1, b: b + w0 * x0 + w1 * x1,
+            constants=(2, 3),
+        ),
     ]
 }
 
