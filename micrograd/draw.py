@@ -11,7 +11,7 @@ draw one moment of the forward or backward pass (`highlight=`, see `micrograd.st
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
 
 import graphviz
 
@@ -78,7 +78,7 @@ def _escape_record(text: str) -> str:
 
 def _escape_text(text: str) -> str:
     """`text` as a literal plain label: no escape sequences, never read as an HTML label."""
-    return graphviz.nohtml(text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+    return cast(str, graphviz.nohtml(text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")))
 
 
 def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[List[Value], Set[Value]]:
@@ -336,7 +336,7 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
         if current:
             edge.update(_hot())
             amount = amounts[j] if j < len(amounts) else None
-            if amount is not None and "label" in edge:  # the chain rule: local * grad = what is added
+            if amount is not None and moment is not None and "label" in edge:  # the chain rule: local * grad = what is added
                 edge["label"] = _escape_text(f"{node._local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}")
             elif amount is not None:
                 edge["label"] = _escape_text(f"+= {amount:.{precision}g}")

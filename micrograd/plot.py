@@ -42,13 +42,13 @@ def predict_classes(model: Module, X: Sequence[Sequence[float]]) -> List[int]:
     """
     training = getattr(model, "training", None)
     if training:
-        model.eval()  # type: ignore[attr-defined]
+        model.eval()
     try:
         with no_grad():
             outputs = [model(x) for x in X]  # type: ignore[operator]
     finally:
         if training:
-            model.train(True)  # type: ignore[attr-defined]
+            model.train(True)
     classes = []
     for out in outputs:
         if isinstance(out, Value):
@@ -188,7 +188,7 @@ def plot_confusion_matrix(
     for i in range(k):
         for j in range(k):
             if counts[i][j]:
-                ax.text(j, i, counts[i][j], ha="center", va="center", fontsize=8,
+                ax.text(j, i, str(counts[i][j]), ha="center", va="center", fontsize=8,
                         color="white" if counts[i][j] > top / 2 else "black")
     return ax
 

@@ -11,7 +11,7 @@ them as `step_000.svg`, `step_001.svg`, ... for slides or an animation tool.
 from __future__ import annotations
 
 import pathlib
-from typing import Any, List, Union
+from typing import Any, Dict, List, Union, cast
 
 from .draw import Drawing, draw_dot
 from .engine import Value
@@ -79,11 +79,11 @@ def step_through(root: Value, direction: str = "backward", **draw_options: Any) 
     except ImportError:  # optional: the drawings are still useful as a list
         return drawings
 
-    rendered: dict = {}
+    rendered: Dict[int, str] = {}
 
     def svg(i: int) -> str:  # render on demand: most frames of a long pass are never looked at
         if i not in rendered:
-            rendered[i] = drawings[i].pipe(format="svg", encoding="utf-8")
+            rendered[i] = cast(str, drawings[i].pipe(format="svg", encoding="utf-8"))
         return rendered[i]
 
     last = len(drawings) - 1
@@ -93,7 +93,7 @@ def step_through(root: Value, direction: str = "backward", **draw_options: Any) 
     picture = widgets.HTML(value=svg(0))
     caption = widgets.Label(value=f"step 1 of {last + 1} ({direction})")
 
-    def show(change: dict) -> None:
+    def show(change: Dict[str, Any]) -> None:
         i = change["new"]
         picture.value = svg(i)
         caption.value = f"step {i + 1} of {last + 1} ({direction})"

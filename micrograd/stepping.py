@@ -116,7 +116,9 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
             pass
 
 
-def _backward_from(order: List[Value], trace: _BackwardTrace) -> Iterator[tuple]:
+def _backward_from(
+    order: List[Value], trace: _BackwardTrace
+) -> Iterator[Tuple[Value, float, Tuple[Tuple[Value, float], ...], bool]]:
     """The loop of Value.backward, one node per iteration, recording what changed."""
     for node in reversed(order):
         trace.processed.append(node)
@@ -133,13 +135,13 @@ def _backward_from(order: List[Value], trace: _BackwardTrace) -> Iterator[tuple]
             trace.changes.append(())
             yield node, g, (), False
             continue
-        pushed = []
+        amounts = []
         for parent, local in zip(node._prev, node._local):
             amount = local * g
             parent.grad += amount
-            pushed.append((parent, amount))
+            amounts.append((parent, amount))
         trace.changes.append(tuple((p, p.grad) for p in node._prev))
-        yield node, g, tuple(pushed), False
+        yield node, g, tuple(amounts), False
 
 
 class ForwardStep:
