@@ -149,12 +149,22 @@ def _check_size(name: str, n: object) -> int:
     return n
 
 
+def _short_name(module: Module) -> str:
+    """A one-line name for error messages (an MLP's full repr runs to hundreds of characters)."""
+    if isinstance(module, MLP):
+        sizes = [len(layer.neurons) for layer in module.layers]
+        return f"MLP({len(module.layers[0].neurons[0].w)}, {sizes})"
+    if isinstance(module, Layer):
+        return f"Layer({len(module.neurons[0].w)}, {len(module.neurons)})"
+    return repr(module)
+
+
 def _as_inputs(x: Input, nin: int, who: Module) -> List[Value]:
     """The input as a list of `nin` Values (plain numbers become constant leaves)."""
     # A lone number or Value is a one-element input (cast: mypy cannot narrow by numbers.Real).
     xs = [x] if isinstance(x, (Value, Real)) else list(cast(Sequence[Union[Value, float]], x))
     if len(xs) != nin:
-        raise ValueError(f"{who!r} expects {nin} inputs, got {len(xs)}")
+        raise ValueError(f"{_short_name(who)} expects {nin} inputs, got {len(xs)}")
     return [xi if isinstance(xi, Value) else Value(xi) for xi in xs]
 
 

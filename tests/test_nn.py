@@ -175,7 +175,8 @@ def test_zero_grad_resets_every_parameter():
 @pytest.mark.parametrize(
     "make, error, message",
     [
-        (lambda: MLP(2, [3, 1])([1.0, 2.0, 3.0]), ValueError, r"MLP of .* expects 2 inputs, got 3"),
+        (lambda: MLP(2, [3, 1])([1.0, 2.0, 3.0]), ValueError, r"^MLP\(2, \[3, 1\]\) expects 2 inputs, got 3$"),
+        (lambda: Layer(2, 3)([1.0]), ValueError, r"^Layer\(2, 3\) expects 2 inputs, got 1$"),
         (lambda: Neuron(2)([1.0]), ValueError, r"ReLUNeuron\(2\) expects 2 inputs, got 1"),
         (lambda: Neuron(0), ValueError, r"nin must be a positive int, got int: 0"),
         (lambda: Layer(2, 0), ValueError, r"nout must be a positive int"),
