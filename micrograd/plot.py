@@ -204,11 +204,10 @@ def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], n_classe
     if n_classes is None:
         if not labels:
             raise ValueError("confusion_matrix needs n_classes when there are no labels, got none")
-        k = max(list(labels) + list(predictions)) + 1
     elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be an int >= 1, got {n_classes!r}")
-    else:
-        k = n_classes
+    seen = [c for pair in zip(labels, predictions) for c in pair if isinstance(c, int) and not isinstance(c, bool)]
+    k = n_classes if n_classes is not None else max(seen, default=0) + 1
     counts = [[0] * k for _ in range(k)]
     for i, (t, p) in enumerate(zip(labels, predictions)):
         for name, c in (("label", t), ("prediction", p)):
