@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from . import data, serialize
+from . import __version__, data, serialize
 from .draw import draw_dot
 from .engine import Value
 from .examples import readme_expression
@@ -29,7 +29,7 @@ from .nn import MLP, Neuron
 from .optim import SGD, Adam, LinearLR, Optimizer
 from .train import fit
 
-__all__ = ["main", "DATASETS", "demo", "worked_example"]
+__all__ = ["main", "build_parser", "demo", "worked_example", "DATASETS", "DemoResult"]
 
 Points = List[List[float]]
 
@@ -113,8 +113,7 @@ def _hidden_sizes(text: str) -> List[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
+    """The parser of `micrograd` and its commands."""
     parser = argparse.ArgumentParser(
         prog="micrograd",
         description="micrograd: a scalar autograd engine and a small neural-network library to learn "
@@ -203,6 +202,8 @@ def _check_demo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
                          f" got {args.classes}")
         if args.classes < 2:
             parser.error(f"argument --classes: must be at least 2, got {args.classes}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"argument --out: must be a folder (or a new name), got the file {str(args.out)!r}")
     k = _settings(args).classes
     n_train = args.samples - math.ceil(args.test_size * args.samples)
     if n_train < k:
@@ -240,8 +241,8 @@ class DemoResult(NamedTuple):
 
 
 def demo(args: argparse.Namespace) -> DemoResult:
-    """Train as `args` (from `build_parser()`) say and write the files; prints nothing
-    itself except the progress bar (on stderr)."""
+    """Make the data, train and write the files, as `args` say
+    (`build_parser().parse_args(["demo", ...])`). Prints nothing but the progress bar (on stderr)."""
     spec, k, noise, lr = _settings(args)
     # One seed, separate streams: the weights do not change when --samples does.
     X, y = spec.make(args.samples, noise, k, random.Random(args.seed))
@@ -253,8 +254,7 @@ def demo(args: argparse.Namespace) -> DemoResult:
     if binary:  # the hinge loss's labels: -1 and +1
         y_train, y_test = [2 * t - 1 for t in y_train], [2 * t - 1 for t in y_test]
     model = MLP(2, [*args.hidden, 1 if binary else k], rng=random.Random(args.seed))
-    optimizer: Optimizer
-    optimizer = Adam(model.parameters(), lr=lr) if args.optimizer == "adam" else SGD(model.parameters(), lr=lr)
+    optimizer: Optimizer = Adam(model.parameters(), lr=lr) if args.optimizer == "adam" else SGD(model.parameters(), lr=lr)
     schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.1, total_iters=args.epochs)
     test = (X_test, y_test) if X_test else None
     history = fit(

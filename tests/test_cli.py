@@ -145,6 +145,14 @@ def test_bad_arguments_exit_2_naming_the_argument_and_the_value(tmp_path, capsys
     assert captured.out == "" and not folder.exists()
 
 
+def test_an_out_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    path = tmp_path / "taken"
+    path.write_text("not a folder")
+    assert main(["demo", "--out", str(path)]) == 2
+    assert f"argument --out: must be a folder (or a new name), got the file {str(path)!r}" in capsys.readouterr().err
+    assert path.read_text() == "not a folder"
+
+
 def test_demo_help_mentions_every_option_and_data_set(capsys):
     assert main(["demo", "--help"]) == 0
     text = capsys.readouterr().out
