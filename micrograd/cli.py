@@ -365,11 +365,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _check_demo_args(args.parser, args)
     except SystemExit as e:  # --help, --version, or a bad argument (argparse has printed why)
         return int(e.code or 0)
-    if args.command == "demo":
-        return _run_demo(args)
-    worked_example()
-    if args.command is None:
-        print()
-        print("next: `python -m micrograd demo` trains a neural net on two moons and draws it;")
-        print("      `python -m micrograd --help` lists the commands.")
-    return 0
+    try:
+        if args.command == "demo":
+            return _run_demo(args)
+        worked_example()
+        if args.command is None:
+            print()
+            print("next: `python -m micrograd demo` trains a neural net on two moons and draws it;")
+            print("      `python -m micrograd --help` lists the commands.")
+        return 0
+    except BrokenPipeError:  # `micrograd demo | head`: the reader has gone; no traceback
+        # Point stdout at devnull so that the interpreter's last flush does not fail again
+        # (the recipe in Python's documentation of SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

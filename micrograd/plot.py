@@ -15,6 +15,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 try:
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
     raise ImportError('micrograd.plot needs matplotlib: pip install "micrograd[plot]"') from e
 
@@ -119,13 +120,16 @@ def plot_decision_boundary(
     # scatter, under one norm that puts class 0 and class k-1 at the colormap's two ends.
     k = max(classes + held_classes + predicted + [1]) + 1
     colours = {"cmap": "Spectral", "norm": Normalize(vmin=0, vmax=k - 1)}
-    ax.contourf(gx, gy, zz, levels=[i - 0.5 for i in range(k + 1)], alpha=0.6, **colours)
+    ax.contourf(gx, gy, zz, levels=[i - 0.5 for i in range(k + 1)], alpha=0.45, **colours)
     n = len(X)
     ax.scatter(xs[:n], ys[:n], c=classes, s=25, edgecolors="k", linewidths=0.5, label="training", **colours)
     if held_out is not None:
         ax.scatter(xs[n:], ys[n:], c=held_classes, s=36, marker="^", edgecolors="k", linewidths=0.5,
                    label="held out", **colours)
-        ax.legend(fontsize="small", loc="upper right")
+        # Grey markers in the legend: it says which shape is which, not which class.
+        shapes = [Line2D([], [], marker=m, linestyle="", markerfacecolor="lightgrey", markeredgecolor="k", label=t)
+                  for m, t in (("o", "training"), ("^", "held out"))]
+        ax.legend(handles=shapes, fontsize="small", loc="upper right")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     if title:
