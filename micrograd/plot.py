@@ -9,7 +9,7 @@ what it drew on, so plots compose: `fig, (a, b) = plt.subplots(1, 2)`, then pass
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 try:
@@ -206,17 +206,17 @@ def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], n_classe
     if len(labels) != len(predictions):
         raise ValueError(f"confusion_matrix needs as many predictions as labels, got {len(predictions)} and {len(labels)}")
     if n_classes is None:
-        if not labels:
+        if len(labels) == 0:
             raise ValueError("confusion_matrix needs n_classes when there are no labels, got none")
     elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be an int >= 1, got {n_classes!r}")
-    seen = [c for pair in zip(labels, predictions) for c in pair if isinstance(c, int) and not isinstance(c, bool)]
+    seen = [int(c) for pair in zip(labels, predictions) for c in pair if isinstance(c, Integral) and not isinstance(c, bool)]
     k = n_classes if n_classes is not None else max(seen, default=0) + 1
     counts = [[0] * k for _ in range(k)]
     for i, (t, p) in enumerate(zip(labels, predictions)):
         for name, c in (("label", t), ("prediction", p)):
             # A negative index would count silently in the wrong cell (a -1 of a ±1 label).
-            if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < k:
+            if isinstance(c, bool) or not isinstance(c, Integral) or not 0 <= c < k:
                 raise ValueError(f"confusion_matrix: {name} {i} must be a class index in 0..{k - 1}, got {c!r}")
         counts[t][p] += 1
     return counts

@@ -95,6 +95,11 @@ def test_confusion_matrix_counts_true_rows_against_predicted_columns():
     assert confusion_matrix(labels, predictions) == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
 
 
+def test_confusion_matrix_counts_numpy_labels():
+    np = pytest.importorskip("numpy")
+    assert confusion_matrix(np.array([0, 1, 1]), np.array([1, 1, 0])) == [[0, 1], [1, 1]]
+
+
 def test_confusion_matrix_n_classes_adds_classes_never_seen():
     assert confusion_matrix([0, 1], [1, 1], n_classes=3) == [[0, 1, 0], [0, 1, 0], [0, 0, 0]]
     assert confusion_matrix([], [], n_classes=2) == [[0, 0], [0, 0]]
@@ -176,6 +181,12 @@ def test_decision_boundary_draws_held_out_points_as_triangles_with_a_legend():
     assert held.get_array().tolist() == [1, 1]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training", "held out"]
     assert ax.get_xlim() == (-1.5, 3.5)  # the view takes in the held-out points too
+
+
+def test_decision_boundary_takes_numpy_arrays():
+    np = pytest.importorskip("numpy")
+    ax = plot_decision_boundary(linear_neuron([1.0, 0.0]), np.array(CORNERS), np.array([-1, 1, -1, 1]), resolution=5)
+    assert ax.collections[1].get_array().tolist() == [0, 1, 0, 1]
 
 
 def test_decision_boundary_draws_on_the_axes_it_is_given():
