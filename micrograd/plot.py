@@ -119,13 +119,13 @@ def plot_decision_boundary(
     # [i - 0.5, i + 0.5] of the fill (coloured by its middle, i) and the value i of the
     # scatter, under one norm that puts class 0 and class k-1 at the colormap's two ends.
     k = max(classes + held_classes + predicted + [1]) + 1
-    colours = {"cmap": "Spectral", "norm": Normalize(vmin=0, vmax=k - 1)}
-    ax.contourf(gx, gy, zz, levels=[i - 0.5 for i in range(k + 1)], alpha=0.45, **colours)
+    cmap, norm = "Spectral", Normalize(vmin=0, vmax=k - 1)
+    ax.contourf(gx, gy, zz, levels=[i - 0.5 for i in range(k + 1)], alpha=0.45, cmap=cmap, norm=norm)
     n = len(X)
-    ax.scatter(xs[:n], ys[:n], c=classes, s=25, edgecolors="k", linewidths=0.5, label="training", **colours)
+    ax.scatter(xs[:n], ys[:n], c=classes, s=25, edgecolors="k", linewidths=0.5, cmap=cmap, norm=norm)
     if held_out is not None:
         ax.scatter(xs[n:], ys[n:], c=held_classes, s=36, marker="^", edgecolors="k", linewidths=0.5,
-                   label="held out", **colours)
+                   cmap=cmap, norm=norm)
         # Grey markers in the legend: it says which shape is which, not which class.
         shapes = [Line2D([], [], marker=m, linestyle="", markerfacecolor="lightgrey", markeredgecolor="k", label=t)
                   for m, t in (("o", "training"), ("^", "held out"))]
