@@ -105,7 +105,7 @@ def _number(low: float, *, above: bool = False, below: Optional[float] = None) -
 def _hidden_sizes(text: str) -> List[int]:
     """'16,16' -> [16, 16]: the hidden layers' widths, input side first."""
     parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() and int(p) >= 1 for p in parts):
+    if not all(p.isdecimal() and int(p) >= 1 for p in parts):
         raise argparse.ArgumentTypeError(
             f"must be layer widths separated by commas, each a positive whole number (like 16,16), got {text!r}"
         )
