@@ -9,10 +9,13 @@ what it drew on, so plots compose: `fig, (a, b) = plt.subplots(1, 2)`, then pass
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 try:
     import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
     raise ImportError('micrograd.plot needs matplotlib: pip install "micrograd[plot]"') from e
 
@@ -59,6 +62,17 @@ def predict_classes(model: Module, X: Sequence[Sequence[float]]) -> List[int]:
     return classes
 
 
+def _class_indices(labels: Sequence[Union[int, float]], who: str) -> List[int]:
+    """Labels as class indices 0..k-1: ±1 labels (the hinge convention) become 0 and 1."""
+    values = list(labels)
+    if values and all(v in (-1, 1) for v in values) and -1 in values:
+        return [1 if v > 0 else 0 for v in values]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v != int(v) or v < 0:
+            raise ValueError(f"{who} needs labels -1/+1 or 0..k-1, got {v!r}")
+    return [int(v) for v in values]
+
+
 def plot_decision_boundary(
     model: Module,
     X: Sequence[Sequence[float]],
@@ -68,17 +82,32 @@ def plot_decision_boundary(
     resolution: int = 80,
     margin: float = 0.5,
     title: Optional[str] = None,
+    held_out: Optional[Tuple[Sequence[Sequence[float]], Sequence[Union[int, float]]]] = None,
 ) -> Axes:
     """Colour the plane by the class `model` predicts, with the 2-D points X on top.
 
-    Labels may be ±1 or 0..k-1. The grid is `resolution` x `resolution` model calls.
+    Labels may be ±1 or 0..k-1; a point and the region of its class get the same colour.
+    `held_out=(X_test, y_test)` adds those points as triangles. The grid is `resolution`
+    x `resolution` model calls.
     """
-    if any(len(row) != 2 for row in X):
-        raise ValueError("plot_decision_boundary needs 2-D points (rows of 2 numbers)")
+    points = list(X) + (list(held_out[0]) if held_out is not None else [])
+    if not points:
+        raise ValueError("plot_decision_boundary needs at least one point, got none")
+    for row in points:
+        if len(row) != 2:
+            raise ValueError(f"plot_decision_boundary needs 2-D points (rows of 2 numbers), got {row!r}")
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    if len(y) != len(X):
+        raise ValueError(f"plot_decision_boundary needs one label per point, got {len(X)} points and {len(y)} labels")
+    classes = _class_indices(y, "plot_decision_boundary")
+    held_classes = _class_indices(held_out[1], "plot_decision_boundary held_out") if held_out is not None else []
+    if held_out is not None and len(held_classes) != len(held_out[0]):
+        raise ValueError(
+            f"plot_decision_boundary held_out needs one label per point, got {len(held_out[0])} points and {len(held_classes)} labels"
+        )
     ax = ax if ax is not None else plt.subplots(figsize=(5, 5))[1]
-    xs, ys = [p[0] for p in X], [p[1] for p in X]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, x1 = min(xs) - margin, max(xs) + margin
     y0, y1 = min(ys) - margin, max(ys) + margin
     gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
@@ -86,8 +115,21 @@ def plot_decision_boundary(
     grid = [[a, b] for b in gy for a in gx]
     predicted = predict_classes(model, grid)
     zz = [predicted[j * resolution:(j + 1) * resolution] for j in range(resolution)]
-    ax.contourf(gx, gy, zz, cmap="Spectral", alpha=0.6)
-    ax.scatter(xs, ys, c=list(y), s=25, cmap="Spectral", edgecolors="k", linewidths=0.5)
+    # One colour per class, the same for a region and for its points: class i is the band
+    # [i - 0.5, i + 0.5] of the fill (coloured by its middle, i) and the value i of the
+    # scatter, under one norm that puts class 0 and class k-1 at the colormap's two ends.
+    k = max(classes + held_classes + predicted + [1]) + 1
+    cmap, norm = "Spectral", Normalize(vmin=0, vmax=k - 1)
+    ax.contourf(gx, gy, zz, levels=[i - 0.5 for i in range(k + 1)], alpha=0.45, cmap=cmap, norm=norm)
+    n = len(X)
+    ax.scatter(xs[:n], ys[:n], c=classes, s=25, edgecolors="k", linewidths=0.5, cmap=cmap, norm=norm)
+    if held_out is not None:
+        ax.scatter(xs[n:], ys[n:], c=held_classes, s=36, marker="^", edgecolors="k", linewidths=0.5,
+                   cmap=cmap, norm=norm)
+        # Grey markers in the legend: it says which shape is which, not which class.
+        shapes = [Line2D([], [], marker=m, linestyle="", markerfacecolor="lightgrey", markeredgecolor="k", label=t)
+                  for m, t in (("o", "training"), ("^", "held out"))]
+        ax.legend(handles=shapes, fontsize="small", loc="upper right")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     if title:
@@ -104,7 +146,9 @@ def plot_history(
     """Loss (log scale) and accuracy per epoch, side by side, from `fit`'s history.
 
     Validation curves are drawn dashed when the history has them. Call it again with the
-    same `axes` and another `label` to compare runs (optimizers, inits) on one figure.
+    same `axes` and another `label` to compare runs (optimizers, inits) on one figure. A loss
+    of exactly 0 (a hinge loss once every point is beyond the margin) has no place on a log
+    scale: its curve stops there.
     """
     if "loss" not in history:
         raise ValueError(f"plot_history needs a history with a 'loss' list, got keys {sorted(history)}")
@@ -112,22 +156,24 @@ def plot_history(
         _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     loss_ax, acc_ax = axes
     name = label or "train"
+    held = f"{label} (held out)" if label else "held out"
     epochs = range(1, len(history["loss"]) + 1)
     (line,) = loss_ax.plot(epochs, history["loss"], label=name)
     if history.get("val_loss"):
-        loss_ax.plot(epochs, history["val_loss"], "--", color=line.get_color(), label=f"{name} (held out)")
+        loss_ax.plot(epochs, history["val_loss"], "--", color=line.get_color(), label=held)
     loss_ax.set_yscale("log")
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("loss")
     if history.get("accuracy"):
         acc_ax.plot(epochs, history["accuracy"], color=line.get_color(), label=name)
         if history.get("val_accuracy"):
-            acc_ax.plot(epochs, history["val_accuracy"], "--", color=line.get_color(), label=f"{name} (held out)")
+            acc_ax.plot(epochs, history["val_accuracy"], "--", color=line.get_color(), label=held)
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("accuracy")
     acc_ax.set_ylim(0.0, 1.05)
     for a in axes:
-        a.legend(fontsize="small")
+        if a.get_legend_handles_labels()[0]:  # no accuracy curves (an mse history): no empty legend
+            a.legend(fontsize="small")
     return axes
 
 
@@ -156,12 +202,22 @@ def plot_grad_norms(
 
 
 def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], n_classes: Optional[int] = None) -> List[List[int]]:
-    """counts[true][predicted] for classes 0..n_classes-1."""
+    """counts[true][predicted] for classes 0..n_classes-1 (default: the largest class seen, plus 1)."""
     if len(labels) != len(predictions):
         raise ValueError(f"confusion_matrix needs as many predictions as labels, got {len(predictions)} and {len(labels)}")
-    k = n_classes if n_classes is not None else max(list(labels) + list(predictions)) + 1
+    if n_classes is None:
+        if len(labels) == 0:
+            raise ValueError("confusion_matrix needs n_classes when there are no labels, got none")
+    elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be an int >= 1, got {n_classes!r}")
+    seen = [int(c) for pair in zip(labels, predictions) for c in pair if isinstance(c, Integral) and not isinstance(c, bool)]
+    k = n_classes if n_classes is not None else max(seen, default=0) + 1
     counts = [[0] * k for _ in range(k)]
-    for t, p in zip(labels, predictions):
+    for i, (t, p) in enumerate(zip(labels, predictions)):
+        for name, c in (("label", t), ("prediction", p)):
+            # A negative index would count silently in the wrong cell (a -1 of a ±1 label).
+            if isinstance(c, bool) or not isinstance(c, Integral) or not 0 <= c < k:
+                raise ValueError(f"confusion_matrix: {name} {i} must be a class index in 0..{k - 1}, got {c!r}")
         counts[t][p] += 1
     return counts
 
@@ -203,6 +259,10 @@ def plot_images(
     """Small grey images (flat rows of pixels, e.g. 8x8 digits) in a grid; returns the figure."""
     if not images:
         raise ValueError("plot_images needs at least one image, got none")
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be an int >= 1, got {columns!r}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"plot_images needs one title per image, got {len(titles)} titles for {len(images)} images")
     h, w = shape
     for i, image in enumerate(images):
         if len(image) != h * w:

@@ -1,0 +1,381 @@
+"""The `micrograd` command (also `python -m micrograd`).
+
+    micrograd demo                  train an MLP on two moons; write pictures to ./micrograd-demo/
+    micrograd demo --dataset spiral --hidden 32,32 --epochs 200
+    micrograd example               backpropagate through micrograd 0.1.0's README expression
+    micrograd                       the example, then a pointer to the demo and --help
+
+`main(argv)` returns the exit code (0, or 2 for a bad argument, as argparse does) and never
+raises SystemExit, so tests and notebooks can call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import random
+import sys
+import time
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from . import __version__, data, serialize
+from .draw import draw_dot
+from .engine import Value
+from .examples import readme_expression
+from .nn import MLP, Neuron
+from .optim import SGD, Adam, LinearLR, Optimizer
+from .train import fit
+
+__all__ = ["main", "build_parser", "demo", "worked_example", "DATASETS", "DemoResult"]
+
+Points = List[List[float]]
+
+
+class Dataset(NamedTuple):
+    """A data set the demo can train on: `make(samples, noise, classes, rng) -> (X, y)`."""
+
+    about: str
+    noise: float  # the default --noise
+    multiclass: bool  # True: --classes picks the number of classes; False: always 2
+    make: Callable[[int, float, int, random.Random], Tuple[Points, List[int]]]
+
+
+def _blob_centres(k: int) -> Points:
+    """k centres evenly spaced on a circle of radius 2: always separable, in view."""
+    return [[2.0 * math.cos(2 * math.pi * j / k), 2.0 * math.sin(2 * math.pi * j / k)] for j in range(k)]
+
+
+DATASETS: Dict[str, Dataset] = {
+    "moons": Dataset("two interleaving half circles (karpathy's demo)", 0.1, False,
+                     lambda n, noise, k, rng: data.make_moons(n, noise=noise, random_state=rng)),
+    "circles": Dataset("a ring around a disc half its size", 0.05, False,
+                       lambda n, noise, k, rng: data.make_circles(n, noise=noise, factor=0.5, random_state=rng)),
+    "xor": Dataset("the four quadrants, labelled by the XOR of the signs", 0.05, False,
+                   lambda n, noise, k, rng: data.make_xor(n, noise=noise, random_state=rng)),
+    "spiral": Dataset("interleaved spiral arms, one per class (CS231n)", 0.2, True,
+                      lambda n, noise, k, rng: data.make_spiral(n, k, noise=noise, random_state=rng)),
+    "blobs": Dataset("Gaussian blobs on a circle, one per class", 0.5, True,
+                     lambda n, noise, k, rng: data.make_blobs(n, centers=_blob_centres(k), cluster_std=noise,
+                                                              random_state=rng)),
+}
+
+DEFAULT_LR = {"adam": 0.05, "sgd": 1.0}
+L2 = 1e-4  # karpathy's demo's weight penalty
+FILES = {
+    "boundary": ("decision_boundary.png", "the class the model picks at every point of the plane, and the data"),
+    "curves": ("training_curves.png", "loss and accuracy per epoch"),
+    "neuron": ("neuron.svg", "the computation graph of first-layer neuron {neuron} on training point {point}"),
+    "model": ("model.json", "the trained model: micrograd.serialize.load('{path}')"),
+    "history": ("history.json", "the numbers behind the curves"),
+}
+PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd[plot]"'
+
+
+# ---------------------------------------------------------------------------------------
+# Argument parsing
+# ---------------------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return n
+
+
+def _number(low: float, *, above: bool = False, below: Optional[float] = None) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            x = math.nan
+        ok = math.isfinite(x) and (x > low if above else x >= low) and (below is None or x < below)
+        if not ok:
+            interval = f"{'>' if above else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a number {interval}, got {text!r}")
+        return x
+    return parse
+
+
+def _hidden_sizes(text: str) -> List[int]:
+    """'16,16' -> [16, 16]: the hidden layers' widths, input side first."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdecimal() and int(p) >= 1 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"must be layer widths separated by commas, each a positive whole number (like 16,16), got {text!r}"
+        )
+    return [int(p) for p in parts]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `micrograd` and its commands."""
+    parser = argparse.ArgumentParser(
+        prog="micrograd",
+        description="micrograd: a scalar autograd engine and a small neural-network library to learn "
+        "backpropagation from.\n\nWith no command, runs `example` and points to the others.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"micrograd {__version__}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+
+    commands.add_parser(
+        "example",
+        help="backpropagate through micrograd 0.1.0's README expression and print the gradients",
+        description="Build the expression from micrograd 0.1.0's README from a = -4 and b = 2, run the "
+        "backward pass, and print g, dg/da and dg/db.",
+    )
+
+    names = ", ".join(DATASETS)
+    demo = commands.add_parser(
+        "demo",
+        help="train a small neural net on a 2-D toy data set and save pictures of it",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Train a multi-layer perceptron on a 2-D toy data set with a progress bar, print the final loss\n"
+            "and accuracy, and write into the output folder:\n"
+            + "".join(f"  {name:<22} {about.format(path='model.json', neuron='i', point='j')}\n" for name, about in FILES.values())
+            + "\nTwo-class data sets (moons, circles, xor) train one output with the hinge loss on -1/+1\n"
+            "labels, as karpathy's demo does; spiral and blobs train one output per class with the\n"
+            f"cross-entropy loss. Both add 1e-4 times the sum of squared weights. A quarter of the points\n"
+            "is held out (--test-size) to show how well the model generalises. The learning rate decays\n"
+            "linearly to a tenth of --lr over the run. The same --seed gives the same numbers."
+        ),
+        epilog="data sets:\n" + "".join(f"  {k:<8} {d.about} (noise {d.noise:g})\n" for k, d in DATASETS.items())
+        + "\nexamples:\n  micrograd demo\n  micrograd demo --dataset spiral --hidden 32,32 --epochs 200\n"
+        "  micrograd demo --optimizer sgd --lr 1.0 --out runs/sgd",
+    )
+    demo.add_argument("--dataset", choices=list(DATASETS), default="moons", metavar="NAME",
+                      help=f"the data set: {names} (default: moons; see below)")
+    demo.add_argument("--samples", type=_positive_int, default=200, metavar="N",
+                      help="points in the data set, held-out ones included (default: 200)")
+    demo.add_argument("--noise", type=_number(0.0), default=None, metavar="X",
+                      help="how far the points stray from the pattern (default: the data set's, below)")
+    demo.add_argument("--classes", type=_positive_int, default=None, metavar="K",
+                      help="classes for spiral and blobs (default: 3); moons, circles and xor have 2")
+    demo.add_argument("--test-size", type=_number(0.0, below=1.0), default=0.25, metavar="F",
+                      help="fraction of the points held out of training and scored after it;"
+                      " 0 trains on all (default: 0.25)")
+    demo.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], metavar="W,W",
+                      help="widths of the hidden ReLU layers, input side first (default: 16,16)")
+    demo.add_argument("--epochs", type=_positive_int, default=100, metavar="N",
+                      help="passes over the training points, one full-batch step each (default: 100)")
+    demo.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                      help="the update rule (default: adam)")
+    demo.add_argument("--lr", type=_number(0.0, above=True), default=None, metavar="RATE",
+                      help="the starting learning rate (default: 0.05 for adam; 1.0, karpathy's, for sgd)")
+    demo.add_argument("--seed", type=int, default=1337, metavar="INT",
+                      help="seeds the data, the held-out split and the weights (default: 1337)")
+    demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("micrograd-demo"), metavar="DIR",
+                      help="the folder to write into, created if missing (default: ./micrograd-demo)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.set_defaults(parser=demo)  # for errors found after parsing, with the demo's usage line
+    return parser
+
+
+class _Settings(NamedTuple):
+    dataset: Dataset
+    classes: int
+    noise: float
+    lr: float
+
+
+def _settings(args: argparse.Namespace) -> _Settings:
+    """The demo's settings with every default filled in."""
+    spec = DATASETS[args.dataset]
+    k = (3 if args.classes is None else args.classes) if spec.multiclass else 2
+    noise = spec.noise if args.noise is None else args.noise
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    return _Settings(spec, k, noise, lr)
+
+
+def _check_demo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Checks that need more than one argument; parser.error exits with code 2, like argparse."""
+    spec = DATASETS[args.dataset]
+    if args.classes is not None:
+        if not spec.multiclass and args.classes != 2:
+            parser.error(f"argument --classes: {args.dataset} has 2 classes (--classes is for spiral and blobs),"
+                         f" got {args.classes}")
+        if args.classes < 2:
+            parser.error(f"argument --classes: must be at least 2, got {args.classes}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"argument --out: must be a folder (or a new name), got the file {str(args.out)!r}")
+    k = _settings(args).classes
+    n_train = args.samples - math.ceil(args.test_size * args.samples)
+    if n_train < k:
+        parser.error(
+            f"argument --samples: {args.samples} points with --test-size {args.test_size:g} leave"
+            f" {n_train} to train on; {args.dataset} needs at least {k} (one per class)"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# The commands
+# ---------------------------------------------------------------------------------------
+
+def worked_example() -> None:
+    """Build karpathy's README expression, backpropagate, and print values and gradients."""
+    a, b, g = readme_expression()
+    g.backward()
+    print("forward pass:  g = ((c - d)**2) / 2 + 10 / (c - d)**2, built from a = -4 and b = 2")
+    print(f"  g      = {g.data:.4f}")
+    print("backward pass: dg/da and dg/db, by the chain rule through every node")
+    print(f"  a.grad = {a.grad:.4f}")
+    print(f"  b.grad = {b.grad:.4f}")
+
+
+class DemoResult(NamedTuple):
+    """What `demo` made: the model, its data, the training history and the files written."""
+
+    model: MLP
+    train: Tuple[Points, List[int]]
+    test: Optional[Tuple[Points, List[int]]]
+    history: Dict[str, List[float]]
+    files: Dict[str, pathlib.Path]
+    plots_skipped: bool
+    neuron: Tuple[int, int]  # (first-layer neuron, training point) drawn in neuron.svg
+
+
+def demo(args: argparse.Namespace) -> DemoResult:
+    """Make the data, train and write the files, as `args` say
+    (`build_parser().parse_args(["demo", ...])`). Prints nothing but the progress bar (on stderr)."""
+    spec, k, noise, lr = _settings(args)
+    # One seed, separate streams: the weights do not change when --samples does.
+    X, y = spec.make(args.samples, noise, k, random.Random(args.seed))
+    if args.test_size > 0:
+        X_train, X_test, y_train, y_test = data.train_test_split(X, y, args.test_size, random_state=random.Random(args.seed))
+    else:
+        X_train, X_test, y_train, y_test = X, [], y, []
+    binary = k == 2
+    if binary:  # the hinge loss's labels: -1 and +1
+        y_train, y_test = [2 * t - 1 for t in y_train], [2 * t - 1 for t in y_test]
+    model = MLP(2, [*args.hidden, 1 if binary else k], rng=random.Random(args.seed))
+    optimizer: Optimizer = Adam(model.parameters(), lr=lr) if args.optimizer == "adam" else SGD(model.parameters(), lr=lr)
+    schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.1, total_iters=args.epochs)
+    test = (X_test, y_test) if X_test else None
+    history = fit(
+        model, X_train, y_train, loss="hinge" if binary else "cross_entropy", optimizer=optimizer,
+        scheduler=schedule, epochs=args.epochs, l2=L2, validation_data=test, progress=not args.no_progress,
+    )
+
+    out: pathlib.Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    files: Dict[str, pathlib.Path] = {}
+    plots_skipped = False
+    try:
+        from matplotlib.figure import Figure  # drawn without pyplot: no display, no global figures
+
+        from . import plot
+    except ImportError:
+        plots_skipped = True
+    else:
+        fig = Figure(figsize=(5.5, 5.5))
+        title = f"{args.dataset}: {_percent(history['accuracy'][-1])} train"
+        if test is not None:
+            title += f", {_percent(history['val_accuracy'][-1])} held out"
+        plot.plot_decision_boundary(model, X_train, y_train, ax=fig.subplots(), title=title, held_out=test)
+        files["boundary"] = _save_figure(fig, out / FILES["boundary"][0])
+        fig = Figure(figsize=(10, 3.5))
+        plot.plot_history(history, axes=tuple(fig.subplots(1, 2)))
+        files["curves"] = _save_figure(fig, out / FILES["curves"][0])
+    files["neuron"] = out / FILES["neuron"][0]
+    neuron, point = _pick_neuron(model, X_train)
+    files["neuron"].write_bytes(_neuron_graph(model, neuron, X_train[point]))
+    files["model"] = out / FILES["model"][0]
+    serialize.save(model, files["model"])
+    files["history"] = out / FILES["history"][0]
+    files["history"].write_text(json.dumps(history, indent=1) + "\n")
+    return DemoResult(model, (X_train, y_train), test, history, files, plots_skipped, (neuron, point))
+
+
+def _save_figure(fig: Any, path: pathlib.Path) -> pathlib.Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _pick_neuron(model: MLP, X: Points) -> Tuple[int, int]:
+    """(neuron, point): the first first-layer neuron that some training point switches on, and
+    that point. On an input where the ReLU is off, every gradient in the picture would be 0."""
+    for i, neuron in enumerate(model.layers[0].neurons):
+        for j, x in enumerate(X):
+            if neuron.b.data + sum(w.data * xi for w, xi in zip(neuron.w, x)) > 0:
+                return i, j
+    return 0, 0
+
+
+def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
+    """SVG of first-layer neuron i on input x, expanded into 0.1.0's `*` and `+` nodes (the
+    trained model computes the same thing as one fused node), with d(out)/d(node) as each
+    box's grad and the local derivative on each edge."""
+    trained = model.layers[0].neurons[i]
+    neuron = Neuron(len(trained.w), activation=trained.activation, fused=False, rng=random.Random(0))
+    neuron.w = [Value(w.data, label=f"w{k}") for k, w in enumerate(trained.w)]
+    neuron.b = Value(trained.b.data, label="b")
+    inputs = [Value(xk, label=f"x{k}") for k, xk in enumerate(x)]
+    out = neuron(inputs)
+    out.label = "out"
+    out.backward()
+    drawing = draw_dot(out, show_local=True, params=neuron.parameters(), inputs=inputs)
+    return bytes(drawing.pipe(format="svg"))
+
+
+def _percent(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    spec, k, noise, lr = _settings(args)
+    n_test = math.ceil(args.test_size * args.samples) if args.test_size > 0 else 0
+    classes = f", {k} classes" if spec.multiclass else ""
+    print(f"data:  {args.dataset}, {args.samples} points{classes}, noise {noise:g}, seed {args.seed}:"
+          f" {args.samples - n_test} to train on, {n_test} held out")
+    sizes = [2, *args.hidden, 1 if k == 2 else k]
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    loss = "hinge loss on -1/+1 labels" if k == 2 else f"cross-entropy over {k} classes"
+    print(f"model: MLP {'-'.join(map(str, sizes))} ({n_params} parameters), {loss} + 1e-4 L2;"
+          f" {args.optimizer}, lr {lr:g} decaying to {lr / 10:g} over {args.epochs} epochs")
+    sys.stdout.flush()  # before the progress bar, which goes to stderr
+    result = demo(args)
+    h = result.history
+    print(f"final loss {h['loss'][-1]:.4g}, accuracy {_percent(h['accuracy'][-1])} on the training points (last epoch)")
+    if result.test is not None:
+        print(f"held out:  loss {h['val_loss'][-1]:.4g}, accuracy {_percent(h['val_accuracy'][-1])}"
+              f" on {len(result.test[0])} points the model never trained on")
+    print(f"wrote, in {args.out}{os.sep}:")
+    for key, path in result.files.items():
+        print(f"  {path.name:<22} {FILES[key][1].format(path=path, neuron=result.neuron[0], point=result.neuron[1])}")
+    if result.plots_skipped:
+        print(f"no PNGs: {PLOT_MISSING}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the `micrograd` command with `argv` (default: the process's arguments); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "demo":
+            _check_demo_args(args.parser, args)
+    except SystemExit as e:  # --help, --version, or a bad argument (argparse has printed why)
+        return int(e.code or 0)
+    try:
+        if args.command == "demo":
+            return _run_demo(args)
+        worked_example()
+        if args.command is None:
+            print()
+            print("next: `python -m micrograd demo` trains a neural net on two moons and draws it;")
+            print("      `python -m micrograd --help` lists the commands.")
+        return 0
+    except BrokenPipeError:  # `micrograd demo | head`: the reader has gone; no traceback
+        # Point stdout at devnull so that the interpreter's last flush does not fail again
+        # (the recipe in Python's documentation of SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
