@@ -270,3 +270,20 @@ def test_mismatched_architecture_names_both(tmp_path):
     model = MLP(2, [3, 1])
     with pytest.raises(ModelFileError, match=r"'nouts': \[4, 1\].*does not match the model's.*'nouts': \[3, 1\]"):
         load(tmp_path / "a.json", model)
+
+
+def test_saved_file_gets_the_ordinary_mode_not_the_temporary_files_private_one(tmp_path):
+    import os
+    import stat
+
+    from micrograd.nn import MLP
+    from micrograd.serialize import save
+
+    umask = os.umask(0o022)
+    try:
+        save(MLP(2, [2, 1]), tmp_path / "m.json")
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    mode = stat.S_IMODE((tmp_path / "m.json").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o644
