@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
             + "".join(f"  {name:<22} {about.format(path='model.json', neuron='i', point='j')}\n" for name, about in FILES.values())
             + "\nTwo-class data sets (moons, circles, xor) train one output with the hinge loss on -1/+1\n"
             "labels, as karpathy's demo does; spiral and blobs train one output per class with the\n"
-            f"cross-entropy loss. Both add 1e-4 times the sum of squared weights. A quarter of the points\n"
+            "cross-entropy loss. Both add 1e-4 times the sum of squared weights. A quarter of the points\n"
             "is held out (--test-size) to show how well the model generalises. The learning rate decays\n"
             "linearly to a tenth of --lr over the run. The same --seed gives the same numbers."
         ),

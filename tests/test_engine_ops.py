@@ -75,7 +75,7 @@ def test_second_derivatives_match_central_differences_of_first(case: tuple, data
         assert math.isclose(first.data, first_derivative(op, args, at, i), rel_tol=1e-12, abs_tol=1e-12)
         seconds = grad(first, values)
         for (j, _), second in zip(leaves, seconds):
-            numeric = central_difference(lambda *xs: first_derivative(op, xs, at, i), *args, arg=j, eps=H)
+            numeric = central_difference(lambda *xs, i=i: first_derivative(op, xs, at, i), *args, arg=j, eps=H)
             assert math.isclose(second.data, numeric, rel_tol=REL, abs_tol=ABS), (
                 f"{op.name}{tuple(args)}: d2/dx{i}dx{j} from grad(create_graph=True) {second.data!r}, "
                 f"central difference {numeric!r}"
