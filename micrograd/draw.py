@@ -84,9 +84,6 @@ def _escape_text(text: str) -> str:
 def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[List[Value], Set[Value]]:
     """The nodes to draw, parents before children (the engine's topological order when
     nothing is cut), and the set of nodes whose parents are not drawn."""
-    if max_depth is None and not stop_at:
-        order = topological_order(root)
-        return order, set()
     depth = {root: 0}
     if max_depth is not None:  # breadth first: a node's depth is its shortest distance to root
         frontier = [root]
@@ -104,23 +101,8 @@ def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[L
     def expands(node: Value) -> bool:
         return node not in stop_at and (max_depth is None or depth[node] < max_depth)
 
-    # The engine's iterative topological sort, not descending into cut nodes.
-    order, cut = [], set()
-    visited = {root}
-    stack = [(root, iter(root._prev if expands(root) else ()))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent._prev if expands(parent) else ())))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-            if node._prev and not expands(node):
-                cut.add(node)
-    return order, cut
+    order = topological_order(root, expand=expands)
+    return order, {node for node in order if node._prev and not expands(node)}
 
 
 class _Moment:

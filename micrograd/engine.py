@@ -500,24 +500,27 @@ def _affine(weights: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value
 # Graph traversal and gradients
 # ---------------------------------------------------------------------------------------
 
-def topological_order(root: Value) -> List[Value]:
+def topological_order(root: Value, expand: Optional[Callable[[Value], bool]] = None) -> List[Value]:
     """Every node `root` depends on, parents before children, `root` last.
 
     Iterative (an explicit stack), so depth is limited by memory, not by Python's recursion
     limit. The order is the one micrograd 0.1.0's recursive `build_topo` gives for the same
     parent order, and it is deterministic because parents are an ordered tuple.
+
+    `expand(node)`, when given, decides whether to walk on into a node's parents; a node it
+    refuses is still listed, but what lies behind it is not (drawing part of a graph).
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order needs a Value, got {type(root).__name__}: {root!r}")
     order: List[Value] = []
     visited = {root}
-    stack = [(root, iter(root._prev))]
+    stack = [(root, iter(root._prev if expand is None or expand(root) else ()))]
     while stack:
         node, parents = stack[-1]
         for parent in parents:
             if parent not in visited:
                 visited.add(parent)
-                stack.append((parent, iter(parent._prev)))
+                stack.append((parent, iter(parent._prev if expand is None or expand(parent) else ())))
                 break
         else:  # every parent is placed: the node can follow them
             stack.pop()
