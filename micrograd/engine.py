@@ -365,8 +365,9 @@ class Value:
     def softplus(self) -> "Value":
         """log(1 + e**self), stable for every finite input; its derivative is sigmoid."""
         x = self.data
-        t = max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0.0 else math.exp(x) / (1.0 + math.exp(x))
+        e = math.exp(-abs(x))  # in (0, 1]: cannot overflow
+        t = max(x, 0.0) + math.log1p(e)
+        s = 1.0 / (1.0 + e) if x >= 0.0 else e / (1.0 + e)  # sigmoid(x), from the same e
         return _node(t, (self,), (s,), "softplus", _softplus_rule)
 
     def sin(self) -> "Value":
