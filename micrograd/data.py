@@ -25,8 +25,10 @@ L = TypeVar("L")
 
 
 def _rng(random_state: RandomState) -> random.Random:
-    if random_state is None:
-        return random  # type: ignore[return-value]  # the module's functions: the generator behind random.seed()
+    # None means the module's own generator (the one behind random.seed()); the module itself
+    # is accepted too, since that is what this returns for None and callers pass it back in.
+    if random_state is None or random_state is random:  # type: ignore[comparison-overlap]
+        return random  # type: ignore[return-value]
     if isinstance(random_state, random.Random):
         return random_state
     if isinstance(random_state, bool) or not isinstance(random_state, int):
@@ -40,11 +42,11 @@ def _count(name: str, n: object, low: int = 1) -> int:
     return n
 
 
-def _noise(noise: Optional[float]) -> float:
+def _noise(noise: Optional[float], name: str = "noise") -> float:
     if noise is None:
         return 0.0
     if isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
-        raise ValueError(f"noise must be a number >= 0 or None, got {noise!r}")
+        raise ValueError(f"{name} must be a number >= 0 or None, got {noise!r}")
     return float(noise)
 
 
@@ -131,7 +133,7 @@ def make_blobs(
         points = [[float(v) for v in c] for c in centers]
         if not points or len({len(c) for c in points}) != 1:
             raise ValueError(f"centers must be a non-empty list of points of one dimension, got {centers!r}")
-    std = _noise(cluster_std)
+    std = _noise(cluster_std, "cluster_std")
     k = len(points)
     X: List[List[float]] = []
     y: List[int] = []
@@ -207,10 +209,12 @@ def train_test_split(
         raise ValueError(f"test_size must be a fraction in (0, 1) or a count, got {test_size!r}")
     if not 0 < n_test < n:
         raise ValueError(f"test_size={test_size!r} leaves {n_test} of {n} samples for testing: both parts need some")
-    order = list(range(n))
-    if shuffle:
+    if shuffle:  # as sklearn's ShuffleSplit: the test set is the front of a permutation
+        order = list(range(n))
         _rng(random_state).shuffle(order)
-    train, test = order[n_test:], order[:n_test]
+        train, test = order[n_test:], order[:n_test]
+    else:  # as sklearn: the first samples train, the last ones test
+        train, test = list(range(n - n_test)), list(range(n - n_test, n))
     return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
 
 

@@ -13,10 +13,10 @@ Two label conventions are used, as in the demo and in PyTorch:
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, Iterable, List, Sequence, Union, cast
 
-from .engine import Value
+from .engine import Value, affine
 
 __all__ = [
     "mse_loss",
@@ -133,20 +133,24 @@ def cross_entropy(logits: Sequence[Sequence[Value]], labels: Sequence[int]) -> V
     `logits` holds one list of k class scores per sample (what `MLP(nin, [..., k])` returns).
     """
     _pairs("cross_entropy", logits, labels)
-    terms = []
+    terms: List[Value] = []
     for z, y in zip(logits, labels):
         if isinstance(z, (Value, Real)) or len(z) < 2:
             raise ValueError(f"cross_entropy needs a list of at least 2 class scores per sample, got {z!r}")
         k = len(z)
-        if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < k:
+        if isinstance(y, bool) or not isinstance(y, Integral) or not 0 <= y < k:  # Integral: NumPy ints too
             raise ValueError(f"cross_entropy labels must be ints in 0..{k - 1}, got {y!r}")
-        terms.append(logsumexp(z) - z[y])
+        terms.append(logsumexp(z) - z[int(y)])
     return _mean(terms)
 
 
 def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
-    """alpha * sum(p * p): the demo's regularization term (`alpha = 1e-4` there)."""
-    return alpha * cast(Value, sum((p * p for p in parameters)))
+    """alpha * sum(p * p): the demo's regularization term (`alpha = 1e-4` there).
+
+    The sum is one `affine` node (0 + p0*p0 + p1*p1 + ..., the demo's order, so the same
+    numbers), not a chain of 2 nodes per parameter."""
+    ps = list(parameters)
+    return alpha * affine(ps, ps, Value(0.0))
 
 
 def _number(x: Scalar) -> float:

@@ -52,6 +52,13 @@ class Module:
         for i, p in enumerate(self.parameters()):
             yield str(i), p
 
+    def _named_parameters_of_children(self) -> Iterator[Tuple[str, Value]]:
+        """Each submodule's named parameters, prefixed by its name in `named_children()`:
+        the naming of every container (Layer, MLP, Sequential)."""
+        for prefix, m in self.named_children():
+            for name, p in m.named_parameters():
+                yield f"{prefix}.{name}", p
+
     # --- submodules and modes ------------------------------------------------------------
 
     def named_children(self) -> Iterator[Tuple[str, "Module"]]:
@@ -255,9 +262,7 @@ class Layer(Module):
         return [p for n in self.neurons for p in n.parameters()]
 
     def named_parameters(self) -> Iterator[Tuple[str, Value]]:
-        for i, n in enumerate(self.neurons):
-            for name, p in n.named_parameters():
-                yield f"neurons.{i}.{name}", p
+        return self._named_parameters_of_children()  # neurons.0.w.0, ...
 
     def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
@@ -300,9 +305,7 @@ class MLP(Module):
         return [p for layer in self.layers for p in layer.parameters()]
 
     def named_parameters(self) -> Iterator[Tuple[str, Value]]:
-        for i, layer in enumerate(self.layers):
-            for name, p in layer.named_parameters():
-                yield f"layers.{i}.{name}", p
+        return self._named_parameters_of_children()  # layers.0.neurons.0.w.0, ...
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
@@ -466,9 +469,7 @@ class Sequential(Module):
         return [p for m in self.layers for p in m.parameters()]
 
     def named_parameters(self) -> Iterator[Tuple[str, Value]]:
-        for prefix, m in self.named_children():
-            for name, p in m.named_parameters():
-                yield f"{prefix}.{name}", p
+        return self._named_parameters_of_children()  # 0.neurons.0.w.0, ...
 
     def __repr__(self) -> str:
         return f"Sequential({', '.join(repr(m) for m in self.layers)})"

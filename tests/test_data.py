@@ -118,7 +118,8 @@ def test_train_test_split_rounds_the_test_part_up_and_keeps_pairs():
     assert sorted(y_train + y_test) == y
     assert all(row == [float(t)] for row, t in zip(X_train + X_test, y_train + y_test))
     assert train_test_split(X, y, test_size=0.25, random_state=0)[3] == y_test
-    assert train_test_split(X, y, test_size=4, shuffle=False) == (X[4:], X[:4], y[4:], y[:4])
+    # Unshuffled, as in sklearn: the first samples train and the last ones test.
+    assert train_test_split(X, y, test_size=4, shuffle=False) == (X[:6], X[6:], y[:6], y[6:])
 
 
 def test_batches_cover_every_sample_once_per_epoch():
@@ -129,3 +130,8 @@ def test_batches_cover_every_sample_once_per_epoch():
     assert sorted(t for _, yb in got for t in yb) == y
     assert all(row == [float(t)] for Xb, yb in got for row, t in zip(Xb, yb))
     assert list(batches(X, y, shuffle=False)) == [(X, y)]
+
+
+def test_cluster_std_errors_name_cluster_std():
+    with pytest.raises(ValueError, match=r"^cluster_std must be a number >= 0 or None, got -1"):
+        make_blobs(10, cluster_std=-1)

@@ -231,3 +231,9 @@ def test_binary_cross_entropy_gradient_is_sigmoid_minus_label_for_any_logit(logi
     sigmoid = 1 / (1 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1 + math.exp(logit))
     assert math.isfinite(loss.data) and loss.data >= 0.0
     assert z.grad == pytest.approx(sigmoid - label, rel=1e-12, abs=1e-15)
+
+
+def test_cross_entropy_accepts_numpy_integer_labels():
+    np = pytest.importorskip("numpy")
+    logits = [[Value(1.0), Value(2.0)], [Value(0.5), Value(-1.0)]]
+    assert cross_entropy(logits, np.array([1, 0])).data == cross_entropy(logits, [1, 0]).data

@@ -184,3 +184,24 @@ def test_grad_norm_history_is_the_norm_of_the_step_gradient():
     model = demo_model()
     history = fit(model, X, Y, optimizer=SGD(model.parameters(), lr=0.0), epochs=1, progress=False)
     assert history["grad_norm"][0] == grad_norm(model.parameters())  # lr 0: the gradient is still there
+
+
+def test_mini_batches_without_a_seed_draw_from_the_global_random():
+    X, y = make_moons(20, noise=0.1, random_state=0)
+    random.seed(5)
+    model = MLP(2, [4, 1])
+    first = fit(model, X, [2 * t - 1 for t in y], batch_size=6, epochs=2, progress=False)
+    random.seed(5)
+    model = MLP(2, [4, 1])
+    second = fit(model, X, [2 * t - 1 for t in y], batch_size=6, epochs=2, progress=False)
+    assert first["loss"] == second["loss"] and len(first["loss"]) == 2
+
+
+def test_l2_penalty_is_the_demos_sum_in_one_node():
+    ps = [Value(0.5), Value(-2.0), Value(3.0)]
+    penalty = l2_penalty(ps, 1e-4)
+    expected = 1e-4 * sum((p * p for p in ps))
+    assert penalty.data == expected.data
+    penalty.backward()
+    assert [p.grad for p in ps] == [2e-4 * p.data for p in ps]
+    assert l2_penalty([], 0.5).data == 0.0
