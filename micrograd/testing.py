@@ -223,14 +223,14 @@ class Expression:
     def value(self, *xs: Union[Value, float]) -> Value:
         """The expression built from Values (numbers become new leaves)."""
         nodes = [x if isinstance(x, Value) else Value(x) for x in self._args(xs)]
-        out: Value = self._run(nodes, "build")
+        out: Value = self.run(nodes, lambda op, *args: op.build(*args))
         return out
 
     __call__ = value
 
     def function(self, *xs: float) -> float:
         """The plain-float twin of `value`."""
-        out: float = self._run([float(x) for x in self._args(xs)], "reference")
+        out: float = self.run([float(x) for x in self._args(xs)], lambda op, *args: op.reference(*args))
         return out
 
     def _args(self, xs: Tuple[Any, ...]) -> Tuple[Any, ...]:
@@ -240,10 +240,13 @@ class Expression:
             raise TypeError(f"this expression takes {len(self.inputs)} inputs, got {len(xs)}")
         return xs
 
-    def _run(self, nodes: List[Any], how: str) -> Any:
+    def run(self, inputs: Sequence[Any], apply: Callable[..., Any]) -> Any:
+        """The expression evaluated by another engine: `apply(op, *args)` computes one step
+        (args are earlier results or constants). This is how the tests replay an expression
+        in an independent autograd, e.g. `expr.run(xs, lambda op, *a: theirs[op.name](*a))`."""
+        nodes = list(inputs)
         for op, operands in self.steps:
-            args = [nodes[o] if isinstance(o, int) else o for o in operands]
-            nodes.append(getattr(op, how)(*args))
+            nodes.append(apply(op, *[nodes[o] if isinstance(o, int) else o for o in operands]))
         return nodes[-1]
 
     def __str__(self) -> str:
