@@ -32,8 +32,7 @@ import math
 from numbers import Real
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, overload
 
-from . import engine
-from .engine import Value, _as_float, _node, no_grad
+from .engine import Value, _as_float, _node, is_grad_enabled, no_grad
 
 __all__ = ["primitive", "Primitive"]
 
@@ -93,11 +92,9 @@ class Primitive:
             ) from e
         data = _result(data, f"{self.name}{_show(numbers)}")
         prev = tuple(a for a in args if isinstance(a, Value))
-        if not prev:
-            return Value(data)  # only constants went in: the result is a constant
+        if not prev or not is_grad_enabled():
+            return Value(data)  # only constants went in, or no_grad: a leaf with no history
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
-        if not engine._grad_enabled:
-            return _node(data, prev, (), self.name, None)  # records no parents under no_grad
         rule = _Rule(self, args, positions)
         out = _node(data, prev, (), self.name, rule)
         # The float local derivatives are the rule evaluated without recording a graph.

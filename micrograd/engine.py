@@ -410,11 +410,7 @@ class Value:
         PyTorch, so call `zero_grad()` between steps. Every interior node's `grad` is set to
         d(self)/d(node) for this call, so a graph drawn afterwards shows true values.
         """
-        order = topological_order(self)
-        for node in order:
-            if node._prev:
-                node.grad = 0.0
-        self.grad = 1.0 if self._prev else self.grad + 1.0
+        order = _start_backward(self)
         for node in reversed(order):
             if node._custom_backward is not None:
                 node._custom_backward()
@@ -526,6 +522,18 @@ def topological_order(root: Value, expand: Optional[Callable[[Value], bool]] = N
         else:  # every parent is placed: the node can follow them
             stack.pop()
             order.append(node)
+    return order
+
+
+def _start_backward(root: Value) -> List[Value]:
+    """What `backward()` does before the chain rule runs (shared with the stepper, so the
+    two cannot drift apart): reset every interior node's grad, seed the root (1, or +1 for
+    a leaf root, which accumulates like any leaf), and return the topological order."""
+    order = topological_order(root)
+    for node in order:
+        if node._prev:
+            node.grad = 0.0
+    root.grad = 1.0 if root._prev else root.grad + 1.0
     return order
 
 

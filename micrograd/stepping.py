@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Iterator, List, Tuple
 
-from .engine import Value, topological_order
+from .engine import Value, _start_backward, topological_order
 
 __all__ = ["BackwardStep", "ForwardStep", "backward_steps", "forward_steps"]
 
@@ -96,15 +96,15 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
     The `.grad` attributes change as you go, so between steps the graph shows the pass
     in progress. Leaving the loop early still completes the pass, so the graph always ends
     as `backward()` would leave it; `step.grads` keeps each moment for drawing later.
+
+    A generator cannot tell a `break` from being garbage-collected: an iterator you start
+    by hand (`it = backward_steps(L); next(it)`) finishes its pass when it is closed or
+    collected. Call `it.close()` before you zero or read gradients, so that happens when
+    you choose.
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps needs a Value, got {type(root).__name__}: {root!r}")
-    order = topological_order(root)
-    # The same reset and seed as Value.backward, written out so the steps can follow.
-    for node in order:
-        if node._prev:
-            node.grad = 0.0
-    root.grad = 1.0 if root._prev else root.grad + 1.0
+    order = _start_backward(root)  # the same reset and seed as Value.backward
     trace = _BackwardTrace({node: node.grad for node in order})
     total = len(order)
     steps = _backward_from(order, trace)
