@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from . import __version__, data, serialize
 from .draw import draw_dot
-from .engine import Value
+from .engine import Value, no_grad
 from .examples import readme_expression
 from .nn import MLP, Neuron
 from .optim import SGD, Adam, LinearLR, Optimizer
@@ -303,8 +303,9 @@ def _pick_neuron(model: MLP, X: Points) -> Tuple[int, int]:
     that point. On an input where the ReLU is off, every gradient in the picture would be 0."""
     for i, neuron in enumerate(model.layers[0].neurons):
         for j, x in enumerate(X):
-            if neuron.b.data + sum(w.data * xi for w, xi in zip(neuron.w, x)) > 0:
-                return i, j
+            with no_grad():
+                if neuron(x).data > 0:  # ReLU's output is positive exactly when it is on
+                    return i, j
     return 0, 0
 
 

@@ -65,8 +65,8 @@ def test_demo_draws_an_expanded_neuron_that_the_input_switches_on(tmp_path, caps
         assert label in texts
     out_data = texts[texts.index("out") + 1]
     assert out_data.startswith("data ") and float(out_data.split()[1]) > 0  # ReLU on: gradients flow
-    neuron, point = map(int, re.search(r"first-layer neuron (\d+) on training point (\d+)", out).groups())
-    assert neuron >= 0 and point >= 0
+    assert code == 0
+    assert re.search(r"neuron\.svg .* first-layer neuron \d+ on training point \d+", out)
 
 
 def test_demo_prints_the_final_numbers_of_its_history(tmp_path, capsys):
