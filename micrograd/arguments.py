@@ -1,0 +1,76 @@
+"""Argument checks shared by every layer: one place that turns bad input into a clear error.
+
+Each check returns the argument in the form the caller computes with (a float, an int) or
+raises an exception that names the argument (or op) and the offending value, never an
+`assert` and never a silent conversion of a wrong type. Standard library only: the engine
+uses it too.
+
+    >>> positive_int("nin", 3)
+    3
+    >>> real("lr", -1.0, low=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a number >= 0.0, got -1.0
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any, Optional
+
+__all__ = ["finite_float", "real", "positive_int", "whole_number"]
+
+
+def finite_float(x: Any, what: str) -> float:
+    """`x` as a finite float: the number every `Value` holds.
+
+    Accepts any real number (int, float, bool, NumPy scalars); refuses anything else with a
+    TypeError and NaN or infinity with a ValueError, both naming `what` and `x`.
+    """
+    if isinstance(x, Real) and not hasattr(x, "grad"):  # a Value is not a plain number here
+        f = float(x)
+    else:
+        kind = "a plain real number here, got a Value" if hasattr(x, "grad") else "a real number, got " + type(x).__name__
+        raise TypeError(f"{what} needs {kind}: {x!r}")
+    if not math.isfinite(f):
+        raise ValueError(f"{what} needs a finite number, got {f!r}")
+    return f
+
+
+def real(name: str, x: Any, *, low: float = -math.inf, high: float = math.inf,
+         low_open: bool = False, high_open: bool = True) -> float:
+    """`x` as a float in the interval from `low` to `high` (closed at `low`, open at `high`
+    unless told otherwise), or a ValueError naming `name`, the allowed range and the value.
+    Booleans are refused: `lr=True` is a mistake, not 1.0."""
+    ok = isinstance(x, Real) and not isinstance(x, bool)
+    if ok:
+        f = float(x)
+        ok = (f > low if low_open else f >= low) and (f < high if high_open else f <= high)
+    if not ok:
+        raise ValueError(f"{name} must be a number {_interval(low, high, low_open, high_open)}, got {x!r}")
+    return f
+
+
+def whole_number(name: str, n: Any, *, low: int = 0, high: Optional[int] = None) -> int:
+    """`n` as an int with low <= n (<= high), or a ValueError naming `name` and the value.
+    Booleans and floats (even 3.0) are refused."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < low or (high is not None and n > high):
+        bound = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ValueError(f"{name} must be an int {bound}, got {type(n).__name__}: {n!r}")
+    return n
+
+
+def positive_int(name: str, n: Any) -> int:
+    """`n` as an int >= 1 (a layer size, a count), or a ValueError naming `name` and the value."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{name} must be a positive int, got {type(n).__name__}: {n!r}")
+    return n
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    if high == math.inf:
+        return f"{'>' if low_open else '>='} {low}"
+    if low == -math.inf:
+        return f"{'<' if high_open else '<='} {high}"
+    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
