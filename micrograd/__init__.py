@@ -7,7 +7,7 @@ can draw and step through, gradient checking, and a training toolkit.
 """
 
 from . import data, diagnostics, losses, nn, optim, serialize
-from .custom import Primitive, primitive
+from .engine import Primitive, primitive
 from .dot_program import DotNotFoundError, configure_graphviz, find_dot
 from .draw import GraphTooLargeError, draw_dot
 from .engine import Value, affine, grad, is_grad_enabled, no_grad, topological_order

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
 import graphviz
 
 from .dot_program import configure_graphviz, find_dot
-from .engine import Value, topological_order
+from .engine import Value, edge_gradients, topological_order
 from .stepping import BackwardStep, ForwardStep
 
 __all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
@@ -92,7 +92,7 @@ def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[L
             for node in frontier:
                 if depth[node] >= max_depth or node in stop_at:
                     continue
-                for parent in node._prev:
+                for parent in node.parents:
                     if parent not in depth:
                         depth[parent] = depth[node] + 1
                         nxt.append(parent)
@@ -102,7 +102,7 @@ def _walk(root: Value, max_depth: Optional[int], stop_at: Set[Value]) -> Tuple[L
         return node not in stop_at and (max_depth is None or depth[node] < max_depth)
 
     order = topological_order(root, expand=expands)
-    return order, {node for node in order if node._prev and not expands(node)}
+    return order, {node for node in order if node.parents and not expands(node)}
 
 
 class _Moment:
@@ -113,7 +113,7 @@ class _Moment:
         self.forward = forward  # forward: `known` holds data; backward: grads
         self.node = node
         self.known = known
-        # Backward: the gradient `node` gave along each edge, in `node._prev` order (None
+        # Backward: the gradient `node` gave along each edge, in `node.parents` order (None
         # for an edge that carried nothing new); empty when it pushed nothing.
         self.amounts = amounts
         self.grad = grad  # the gradient `node` pushed
@@ -126,7 +126,8 @@ def _moment(root: Value, highlight: Highlight) -> _Moment:
         node = highlight.node
         if highlight.custom:  # amounts were read off per parent: show each once
             by_parent = dict(highlight.pushed)
-            amounts = tuple(by_parent.get(p) if node._prev.index(p) == j else None for j, p in enumerate(node._prev))
+            parents = node.parents
+            amounts = tuple(by_parent.get(p) if parents.index(p) == j else None for j, p in enumerate(parents))
         else:
             amounts = tuple(amount for _, amount in highlight.pushed)
         return _Moment(False, node, highlight.grads, amounts, highlight.grad)
@@ -142,13 +143,13 @@ def _moment(root: Value, highlight: Highlight) -> _Moment:
     known = {}
     for node in processed:
         known[node] = node.grad
-        if node.grad != 0.0 or node._custom_backward is not None:
-            for parent in node._prev:
+        if node.grad != 0.0 or _by_hand(node):
+            for parent in node.parents:
                 known[parent] = parent.grad
     g = highlight.grad
     # What backward() adds along each edge (a hand-written _backward's amounts are unknown).
-    pushes = highlight._custom_backward is None and g != 0.0
-    amounts = tuple(d * g for d in highlight._local) if pushes else ()
+    pushes = not _by_hand(highlight) and not highlight.is_leaf and g != 0.0
+    amounts = tuple(edge_gradients(highlight)) if pushes else ()
     return _Moment(False, highlight, known, amounts, g)
 
 
@@ -251,7 +252,7 @@ def draw_dot(
         fields.append("grad " + (_UNKNOWN if grad is None else f"{grad:.{precision}f}"))
         attrs = {"shape": "record", "label": "{ " + " | ".join(fields) + " }"}
         styles = []
-        if mark_leaves and not node._prev:
+        if mark_leaves and node.is_leaf:
             styles += _mark_leaf(attrs, node, param_set, input_set)
         if color_by_grad and grad is not None:
             level = 0 if largest == 0.0 else round(abs(grad) / largest * (len(_GRAD_COLOURS) - 1))
@@ -262,7 +263,7 @@ def draw_dot(
         if styles:
             attrs["style"] = ",".join(styles)
         dot.node(ids[node], **attrs)
-        if node._prev:
+        if node.parents:
             _draw_op(dot, node, ids, node in cut, moment, show_local, precision)
     return dot
 
@@ -296,11 +297,12 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
     # Highlighted: the node of a forward step, or a backward step that pushed gradient.
     current = moment is not None and node is moment.node and (moment.forward or any(
         a is not None for a in moment.amounts))
-    label = node._op or "?"
-    if node._op == "*" and len(node._prev) == 1:
-        label = f"* {node._local[0]:g}"  # x * c: the constant is exactly its local derivative
+    label = node.op or "?"
+    constants = [a for a in node.operands if not isinstance(a, Value)]
+    if node.op == "*" and constants:
+        label = f"* {constants[0]:g}"  # x * c: the constant is part of the op
     if cut:
-        k = len(node._prev)
+        k = len(node.parents)
         label += f"\n({k} input{'s' if k > 1 else ''} not drawn)"
     attrs = {"label": _escape_text(label)}
     if current:
@@ -309,20 +311,25 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
     dot.edge(op, name, **(_hot() if current else {}))
     if cut:
         return
-    has_local = len(node._local) == len(node._prev)  # a hand-written _backward records none
+    local = node.local_grads  # None for a hand-written _backward: its derivatives are not recorded
     amounts = moment.amounts if moment is not None and current else ()
-    for j, parent in enumerate(node._prev):
+    for j, parent in enumerate(node.parents):
         edge: Dict[str, str] = {}
-        if show_local and has_local:
-            edge["label"] = _escape_text(f"{node._local[j]:.{precision}g}")
+        if show_local and local is not None:
+            edge["label"] = _escape_text(f"{local[j]:.{precision}g}")
         if current:
             edge.update(_hot())
             amount = amounts[j] if j < len(amounts) else None
-            if amount is not None and moment is not None and "label" in edge:  # the chain rule: local * grad = what is added
-                edge["label"] = _escape_text(f"{node._local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}")
+            if amount is not None and moment is not None and local is not None and "label" in edge:  # the chain rule: local * grad = what is added
+                edge["label"] = _escape_text(f"{local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}")
             elif amount is not None:
                 edge["label"] = _escape_text(f"+= {amount:.{precision}g}")
         dot.edge(ids[parent], op, **edge)
+
+
+def _by_hand(node: Value) -> bool:
+    """Built the lecture's way, `Value(data, children, op)`: its derivatives are in user code."""
+    return node.primitive is None and not node.is_leaf
 
 
 def _hot() -> Dict[str, str]:

@@ -1,10 +1,29 @@
-"""The scalar autograd engine: `Value` nodes, their ops, and the backward pass.
+"""The scalar autograd engine: `Value` nodes, the ops that make them, and the backward pass.
 
-Every node stores its parents (`_prev`, an ordered tuple) and, for each parent, the local
-derivative d(node)/d(parent) as a float (`_local`), computed once when the node is made.
-The chain rule is written once, in `backward` (and in `grad`, which returns gradients
-instead of storing them). For higher-order gradients each op also names a *rule*
-(`_rule`) that gives the same local derivatives as `Value` expressions.
+How it works, in four steps (read the file top to bottom in the same order):
+
+1. **A Value is a node.** It holds a number (`data`), a gradient (`grad`) and how it was
+   made: the op (`Value.primitive`) and the operands it was applied to (`Value.parents`,
+   plus any plain-number constants).
+2. **An op is one `Primitive`: a forward formula and its local derivatives, side by side.**
+   `TANH = Primitive("tanh", math.tanh, partials=(lambda x, out: 1.0 - out * out,))` says
+   everything the engine knows about tanh. `x.tanh()` runs the forward formula on floats
+   and records the node; nothing else is computed until a backward pass needs it.
+3. **The backward pass is the chain rule, written once** (`_propagate`). It visits the
+   nodes in reverse topological order (an iterative sort, so depth is limited by memory,
+   not by Python's recursion limit); for each node it evaluates the op's local derivatives
+   at the operands' values and adds `local * grad` into each parent's `grad`.
+4. **Higher-order gradients reuse the same derivatives.** The derivatives are written with
+   plain arithmetic and the generic functions below (`cos`, `log`, `sigmoid`, `where`),
+   which work on floats, on Values and on any other number-like object. On floats they
+   give the first-order pass its speed; on Values (`grad(..., create_graph=True)`) they
+   build a graph that can be differentiated again; on symbols they print as a formula.
+
+The lecture's graph: micrograd 0.1.0 makes constants leaf nodes (`x * 2` has children
+`{x, Value(2)}`) and a neuron a chain of `*` and `+` nodes. The engine keeps its own, faster
+form (constants folded into the op, a neuron's weighted sum as one `affine` node) and
+presents 0.1.0's exactly through `_prev` and `_op`, built only when someone reads them
+(see "The lecture's view" near the end).
 
 A node never refers to itself through its own attributes, so a graph is freed by
 reference counting alone as soon as the last outside reference goes (micrograd 0.1.0's
@@ -15,137 +34,24 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import deque
 from numbers import Real
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, cast
 
-__all__ = ["Value", "affine", "grad", "no_grad", "is_grad_enabled", "topological_order"]
+from .arguments import finite_float
+
+__all__ = [
+    "Value", "Primitive", "primitive", "affine", "grad", "no_grad", "is_grad_enabled", "topological_order",
+    "backward_pass", "edge_gradients", "exp", "log", "sin", "cos", "tanh", "sigmoid", "where",
+]
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
-Locals = Tuple[Operand, ...]  # local derivatives, one per parent
-Rule = Callable[["Value"], Locals]
+Forward = Callable[..., float]
+Derivative = Callable[..., Any]
 
-_grad_enabled = True  # flipped by `no_grad`; ops made while it is False record no parents
-
-_ONE = (1.0,)
-_ONE_ONE = (1.0, 1.0)
-_make_object = object.__new__
-
-
-# ---------------------------------------------------------------------------------------
-# Input checking. Every Value holds a finite float: that single invariant is what keeps a
-# silent NaN from ever appearing (finite op finite is finite, or an overflow we report).
-# ---------------------------------------------------------------------------------------
-
-def _as_float(x: Any, op: str) -> float:
-    """`x` as a finite float, or a TypeError/ValueError that names `op` and `x`."""
-    if isinstance(x, Value):
-        raise TypeError(f"{op} needs a plain real number here, got a Value: {x!r}")
-    if isinstance(x, Real):
-        f = float(x)
-    else:
-        raise TypeError(f"{op} needs a real number, got {type(x).__name__}: {x!r}")
-    if not math.isfinite(f):
-        raise ValueError(f"{op} needs a finite number, got {f!r}")
-    return f
-
-
-def _overflow(op: str, *operands: float) -> None:
-    raise OverflowError(f"{op} overflowed: the result of {op} on {', '.join(map(repr, operands))} is not finite")
-
-
-def _node(data: float, prev: Tuple["Value", ...], local: Tuple[float, ...], op: str, rule: Optional[Rule]) -> "Value":
-    """Make the output node of an op (internal: the inputs are already checked)."""
-    out = _make_object(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    out._custom_backward = None
-    if _grad_enabled:
-        out._prev, out._local, out._op, out._rule = prev, local, op, rule
-    else:
-        out._prev, out._local, out._op, out._rule = (), (), "", None
-    return out
-
-
-# ---------------------------------------------------------------------------------------
-# Local-derivative rules as Value expressions, used by grad(..., create_graph=True).
-# Each returns d(out)/d(parent) for every parent of `out`, in `out._prev` order.
-# ---------------------------------------------------------------------------------------
-
-def _constant_rule(out: "Value") -> Locals:
-    # The local derivatives do not depend on the inputs (add, relu, abs, x * constant, ...),
-    # so the stored floats are already the exact answer.
-    return out._local
-
-
-def _mul_rule(out: "Value") -> Locals:
-    a, b = out._prev
-    return (b, a)
-
-
-def _exp_rule(out: "Value") -> Locals:
-    return (out,)  # d exp(x)/dx = exp(x), the node itself
-
-
-def _log_rule(out: "Value") -> Locals:
-    return (1.0 / out._prev[0],)
-
-
-def _tanh_rule(out: "Value") -> Locals:
-    return (1.0 - out * out,)
-
-
-def _sigmoid_rule(out: "Value") -> Locals:
-    return (out * (1.0 - out),)
-
-
-def _softplus_rule(out: "Value") -> Locals:
-    return (out._prev[0].sigmoid(),)
-
-
-def _sin_rule(out: "Value") -> Locals:
-    return (out._prev[0].cos(),)
-
-
-def _cos_rule(out: "Value") -> Locals:
-    return (-out._prev[0].sin(),)
-
-
-def _pow_rule(out: "Value") -> Locals:
-    x, y = out._prev
-    return (y * x ** (y - 1.0), out * x.log())
-
-
-def _affine_rule(out: "Value") -> Locals:
-    p = out._prev  # (w0..wn-1, x0..xn-1, b): d/dw = x, d/dx = w, d/db = 1
-    n = (len(p) - 1) // 2
-    return (*p[n:2 * n], *p[:n], 1.0)
-
-
-class _PowConstantRule:
-    """d(x ** k)/dx = k * x ** (k - 1), for a constant exponent k."""
-
-    __slots__ = ("k",)
-
-    def __init__(self, k: float) -> None:
-        self.k = k
-
-    def __call__(self, out: "Value") -> Locals:
-        k = self.k
-        return (k * out._prev[0] ** (k - 1.0),) if k != 0.0 else (0.0,)
-
-
-class _ExpBaseRule:
-    """d(c ** y)/dy = c ** y * log(c), for a constant base c."""
-
-    __slots__ = ("log_c",)
-
-    def __init__(self, log_c: float) -> None:
-        self.log_c = log_c
-
-    def __call__(self, out: "Value") -> Locals:
-        return (out * self.log_c,)
+_grad_enabled = True  # flipped by `no_grad`; ops made while it is False record no history
+_new = object.__new__  # nodes made by ops skip __init__'s argument checks (their inputs are checked)
 
 
 class Value:
@@ -164,35 +70,76 @@ class Value:
     does; assign its `_backward` to make `backward()` push gradient through it.
     """
 
-    __slots__ = ("data", "grad", "label", "_prev", "_local", "_rule", "_op", "_custom_backward", "__dict__")
+    __slots__ = ("data", "grad", "_parents", "_args", "_fn", "_name", "__dict__")
     __array_ufunc__ = None  # make NumPy scalars defer to our reflected ops (np.float64 * Value)
 
+    # Rarely set, so class-level defaults rather than slots: a new node need not write them,
+    # and a node that sets one gets its own in `__dict__`.
+    label: str = ""
+    _hand_backward: Optional[Callable[[], None]] = None  # a lecture-style `_backward`, if one was assigned
+    _view: Optional["_LectureView"] = None  # micrograd 0.1.0's view of this node, once someone reads `_prev`
+
     data: float
-    grad: float
-    label: str
-    _prev: Tuple["Value", ...]
-    _local: Tuple[float, ...]
-    _rule: Optional[Rule]
-    _op: str
-    _custom_backward: Optional[Callable[[], None]]
+    grad: Any  # a float; a Value while grad(create_graph=True) runs
+    _parents: Tuple["Value", ...]  # the Values the op was applied to, in order
+    _args: Tuple[Operand, ...]  # every operand, constants included (the same tuple when there are none)
+    _fn: Optional["Primitive"]  # the op; None for a leaf or a node built by hand
+    _name: str  # the op's name as shown ('**2' for x ** 2)
 
     def __init__(self, data: Number, _children: Iterable["Value"] = (), _op: str = "", label: str = "") -> None:
-        self.data = _as_float(data, "Value()")
+        self.data = finite_float(data, "Value()")
         self.grad = 0.0
-        self._prev = tuple(_children)
-        for child in self._prev:
+        children = tuple(_children)
+        for child in children:
             if not isinstance(child, Value):
                 raise TypeError(f"Value() children must be Values, got {type(child).__name__}: {child!r}")
         if not isinstance(_op, str):
             raise TypeError(f"Value() _op must be a str, got {type(_op).__name__}: {_op!r}")
         if not isinstance(label, str):
             raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r}")
-        self._op = _op
-        self.label = label
-        # A node built by hand has no local derivatives until its `_backward` is assigned.
-        self._local = ()
-        self._rule = None
-        self._custom_backward = None
+        if label:
+            self.label = label
+        self._parents = self._args = children
+        self._fn = None  # built by hand: its derivative is whatever `_backward` it is given
+        self._name = _op
+
+    # --- how the node was made (the engine's own view) ----------------------------------
+
+    @property
+    def parents(self) -> Tuple["Value", ...]:
+        """The Values this node was computed from, in operand order (constants are not
+        nodes here: `x * 2` has the one parent `x`). `()` for a leaf."""
+        return self._parents
+
+    @property
+    def operands(self) -> Tuple[Operand, ...]:
+        """Every operand of the op, constants included, in order: `(x, 2.0)` for `x * 2`."""
+        return self._args
+
+    @property
+    def op(self) -> str:
+        """The op's name ('+', '*', '**2', 'tanh', 'affine', ...); '' for a leaf."""
+        return self._name
+
+    @property
+    def primitive(self) -> Optional["Primitive"]:
+        """The `Primitive` that made this node (its forward formula and derivatives), or
+        None for a leaf or a node built by hand."""
+        return self._fn
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a node with no parents: an input, a parameter, a constant (PyTorch's name)."""
+        return not self._parents
+
+    @property
+    def local_grads(self) -> Optional[Tuple[float, ...]]:
+        """d(self)/d(parent) for each parent, evaluated now at the operands' values: the
+        factors the chain rule multiplies by. `()` for a leaf; None for a node built by hand
+        (its derivatives live in its hand-written `_backward`)."""
+        if self._fn is None:
+            return None if self._parents else ()
+        return _local_grads(self)
 
     # --- the lecture's `_backward` -----------------------------------------------------
 
@@ -202,98 +149,90 @@ class Value:
 
         A function assigned to it (the lecture's way of writing an op) replaces that step.
         """
-        if self._custom_backward is not None:
-            return self._custom_backward
-        return self._push_grad_to_parents
+        if self._hand_backward is not None:
+            return self._hand_backward
+        return functools.partial(_exhaust, _propagate((self,)))
 
     @_backward.setter
     def _backward(self, fn: Callable[[], None]) -> None:
         if not callable(fn):
             raise TypeError(f"_backward must be callable, got {type(fn).__name__}: {fn!r}")
-        self._custom_backward = fn
+        self._hand_backward = fn
 
-    def _push_grad_to_parents(self) -> None:
-        g = self.grad
-        for parent, local in zip(self._prev, self._local):
-            parent.grad += local * g
-
-    # --- arithmetic ----------------------------------------------------------------------
+    # --- the ops: each one is a row of the table below the class ------------------------
 
     def __add__(self, other: Operand) -> "Value":
         if isinstance(other, Value):
-            t = self.data + other.data
-            if t - t:  # inf - inf is nan and nan - nan is nan: true only for a non-finite t
-                _overflow("+", self.data, other.data)
-            return _node(t, (self, other), _ONE_ONE, "+", _constant_rule)
-        c = _as_float(other, "+")
-        t = self.data + c
-        if t - t:
-            _overflow("+", self.data, c)
-        return _node(t, (self,), _ONE, "+", _constant_rule)
+            return _node(ADD, ADD.forward(self.data, other.data), (self, other))
+        c = finite_float(other, "+")
+        return _node(ADD, ADD.forward(self.data, c), (self, c), (self,))
 
     def __mul__(self, other: Operand) -> "Value":
         if isinstance(other, Value):
-            t = self.data * other.data
-            if t - t:
-                _overflow("*", self.data, other.data)
-            return _node(t, (self, other), (other.data, self.data), "*", _mul_rule)
-        c = _as_float(other, "*")
-        t = self.data * c
-        if t - t:
-            _overflow("*", self.data, c)
-        return _node(t, (self,), (c,), "*", _constant_rule)
+            return _node(MUL, MUL.forward(self.data, other.data), (self, other))
+        c = finite_float(other, "*")
+        return _node(MUL, MUL.forward(self.data, c), (self, c), (self,))
 
     def __pow__(self, other: Operand) -> "Value":
         if isinstance(other, Value):
-            return self._pow_value(other)
-        k = _as_float(other, "**")
-        x = self.data
-        if x < 0.0 and not k.is_integer():
-            raise ValueError(f"** of a negative number to a fractional power is complex: {x!r} ** {k!r}")
-        if x == 0.0 and k < 0.0:
-            raise ZeroDivisionError(f"** of zero to a negative power: {x!r} ** {k!r}")
-        if x == 0.0 and 0.0 < k < 1.0:
-            raise ValueError(f"** has an infinite derivative at zero: {x!r} ** {k!r}")
-        try:
-            t = x ** k
-            local = k * x ** (k - 1.0) if k != 0.0 else 0.0
-        except OverflowError:
-            _overflow("**", x, k)
-        if t - t or local - local:
-            _overflow("**", x, k)
-        # Name the op the way micrograd 0.1.0 does ('**2'), with the exponent as written.
-        return _node(t, (self,), (local,), f"**{other}", _PowConstantRule(k))
+            if self.data <= 0.0:
+                raise ValueError(
+                    f"** with a Value exponent needs a positive base (d/dy x**y = x**y * log x), got"
+                    f" {self.data!r} ** {other.data!r}; use a plain number as the exponent for other bases"
+                )
+            return _node(POW, POW.forward(self.data, other.data), (self, other))
+        k = finite_float(other, "**")
+        # Named the way micrograd 0.1.0 names it ('**2'), with the exponent as written.
+        return _node(POW, POW.forward(self.data, k), (self, k), (self,), f"**{other}")
 
-    def _pow_value(self, y: "Value") -> "Value":
-        x = self.data
-        if x <= 0.0:
-            raise ValueError(
-                f"** with a Value exponent needs a positive base (d/dy x**y = x**y * log x), got {x!r} ** {y.data!r};"
-                " use a plain number as the exponent for other bases"
-            )
-        try:
-            t = x ** y.data
-            dx = y.data * x ** (y.data - 1.0)
-            dy = t * math.log(x)
-        except OverflowError:
-            _overflow("**", x, y.data)
-        if t - t or dx - dx or dy - dy:
-            _overflow("**", x, y.data)
-        return _node(t, (self, y), (dx, dy), "**", _pow_rule)
-
-    def __rpow__(self, other: Number) -> "Value":
-        c = _as_float(other, "**")
+    def __rpow__(self, other: Number) -> "Value":  # other ** self
+        c = finite_float(other, "**")
         if c <= 0.0:
             raise ValueError(f"** with a Value exponent needs a positive base, got {c!r} ** {self.data!r}")
-        log_c = math.log(c)
-        try:
-            t = c ** self.data
-            local = t * log_c
-        except OverflowError:
-            _overflow("**", c, self.data)
-        if t - t or local - local:
-            _overflow("**", c, self.data)
-        return _node(t, (self,), (local,), f"{other}**", _ExpBaseRule(log_c))
+        return _node(POW, POW.forward(c, self.data), (c, self), (self,), f"{other}**")
+
+    def exp(self) -> "Value":
+        """e ** self."""
+        return _node(EXP, EXP.forward(self.data), (self,))
+
+    def log(self) -> "Value":
+        """The natural logarithm (self > 0)."""
+        return _node(LOG, LOG.forward(self.data), (self,))
+
+    def tanh(self) -> "Value":
+        """The hyperbolic tangent (stable for every finite input)."""
+        return _node(TANH, TANH.forward(self.data), (self,))
+
+    def sigmoid(self) -> "Value":
+        """The logistic function 1 / (1 + e**-self), stable for every finite input."""
+        return _node(SIGMOID, SIGMOID.forward(self.data), (self,))
+
+    def softplus(self) -> "Value":
+        """log(1 + e**self), stable for every finite input; its derivative is sigmoid."""
+        return _node(SOFTPLUS, SOFTPLUS.forward(self.data), (self,))
+
+    def sin(self) -> "Value":
+        """The sine (radians)."""
+        return _node(SIN, SIN.forward(self.data), (self,))
+
+    def cos(self) -> "Value":
+        """The cosine (radians)."""
+        return _node(COS, COS.forward(self.data), (self,))
+
+    def relu(self) -> "Value":
+        """max(0, self); its derivative at 0 is 0, as in PyTorch."""
+        return _node(RELU, RELU.forward(self.data), (self,))
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> "Value":
+        """self if self > 0 else negative_slope * self; derivative at 0 is negative_slope (PyTorch)."""
+        a = finite_float(negative_slope, "leaky_relu")
+        return _node(LEAKY_RELU, LEAKY_RELU.forward(self.data, a), (self, a), (self,))
+
+    def abs(self) -> "Value":
+        """|self|; its derivative at 0 is 0, as in PyTorch."""
+        return _node(ABS, ABS.forward(self.data), (self,))
+
+    __abs__ = abs
 
     # Composed ops, as in micrograd 0.1.0: they add no derivative of their own, and they
     # keep 0.1.0's numbers (a / b is a * b**-1, not a true division).
@@ -314,7 +253,7 @@ class Value:
         return self * other
 
     def __truediv__(self, other: Operand) -> "Value":  # self / other
-        divisor = other.data if isinstance(other, Value) else _as_float(other, "/")
+        divisor = other.data if isinstance(other, Value) else finite_float(other, "/")
         if divisor == 0.0:
             raise ZeroDivisionError(f"/ by zero: {self.data!r} / {divisor!r}")
         return self * other ** -1
@@ -328,79 +267,6 @@ class Value:
         """The square root: `self ** 0.5`."""
         return self ** 0.5
 
-    # --- elementary functions --------------------------------------------------------------
-
-    def exp(self) -> "Value":
-        """e ** self."""
-        try:
-            t = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(f"exp overflowed: exp({self.data!r}) is larger than a float can hold") from None
-        if t - t:
-            _overflow("exp", self.data)
-        return _node(t, (self,), (t,), "exp", _exp_rule)
-
-    def log(self) -> "Value":
-        """The natural logarithm."""
-        x = self.data
-        if x <= 0.0:
-            raise ValueError(f"log is only defined for positive numbers, got {x!r}")
-        return _node(math.log(x), (self,), (1.0 / x,), "log", _log_rule)
-
-    def tanh(self) -> "Value":
-        """The hyperbolic tangent (stable for every finite input)."""
-        t = math.tanh(self.data)
-        return _node(t, (self,), (1.0 - t * t,), "tanh", _tanh_rule)
-
-    def sigmoid(self) -> "Value":
-        """The logistic function 1 / (1 + e**-self), stable for every finite input."""
-        x = self.data
-        if x >= 0.0:
-            s = 1.0 / (1.0 + math.exp(-x))
-        else:  # exp(-x) would overflow for x below about -709; exp(x) cannot
-            e = math.exp(x)
-            s = e / (1.0 + e)
-        return _node(s, (self,), (s * (1.0 - s),), "sigmoid", _sigmoid_rule)
-
-    def softplus(self) -> "Value":
-        """log(1 + e**self), stable for every finite input; its derivative is sigmoid."""
-        x = self.data
-        e = math.exp(-abs(x))  # in (0, 1]: cannot overflow
-        t = max(x, 0.0) + math.log1p(e)
-        s = 1.0 / (1.0 + e) if x >= 0.0 else e / (1.0 + e)  # sigmoid(x), from the same e
-        return _node(t, (self,), (s,), "softplus", _softplus_rule)
-
-    def sin(self) -> "Value":
-        """The sine (radians)."""
-        x = self.data
-        return _node(math.sin(x), (self,), (math.cos(x),), "sin", _sin_rule)
-
-    def cos(self) -> "Value":
-        """The cosine (radians)."""
-        x = self.data
-        return _node(math.cos(x), (self,), (-math.sin(x),), "cos", _cos_rule)
-
-    # --- piecewise-linear functions (kinks follow PyTorch) ---------------------------------
-
-    def relu(self) -> "Value":
-        """max(0, self); its derivative at 0 is 0, as in PyTorch."""
-        x = self.data
-        # Same expression as micrograd 0.1.0, so relu(-0.0) gives the same number.
-        return _node(0.0 if x < 0 else x, (self,), (1.0 if x > 0 else 0.0,), "ReLU", _constant_rule)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> "Value":
-        """self if self > 0 else negative_slope * self; derivative at 0 is negative_slope (PyTorch)."""
-        a = _as_float(negative_slope, "leaky_relu")
-        x = self.data
-        return _node(x if x > 0 else a * x, (self,), (1.0 if x > 0 else a,), "leaky_relu", _constant_rule)
-
-    def abs(self) -> "Value":
-        """|self|; its derivative at 0 is 0, as in PyTorch."""
-        x = self.data
-        return _node(abs(x), (self,), (1.0 if x > 0 else -1.0 if x < 0 else 0.0,), "abs", _constant_rule)
-
-    __abs__ = abs
-
     # --- the backward pass --------------------------------------------------------------
 
     def backward(self) -> None:
@@ -410,22 +276,9 @@ class Value:
         PyTorch, so call `zero_grad()` between steps. Every interior node's `grad` is set to
         d(self)/d(node) for this call, so a graph drawn afterwards shows true values.
         """
-        order = _start_backward(self)
-        for node in reversed(order):
-            if node._custom_backward is not None:
-                node._custom_backward()
-                continue
-            g = node.grad
-            if g == 0.0:
-                continue  # nothing to push (dead ReLU branches are common)
-            for parent, local in zip(node._prev, node._local):
-                parent.grad += local * g
-
-    def draw(self, **options: Any) -> Any:
-        """Draw the graph behind this node: `micrograd.draw_dot(self, **options)`."""
-        from .draw import draw_dot  # imported here so the engine stays importable on its own
-
-        return draw_dot(self, **options)
+        order = topological_order(self)
+        _exhaust(_start_pass(order))
+        _sync_views(order)
 
     def detach(self) -> "Value":
         """A new leaf with the same `data` and no history."""
@@ -440,16 +293,16 @@ class Value:
     # hashing stay by identity, so nodes can live in sets and dicts.
 
     def __lt__(self, other: Operand) -> bool:
-        return self.data < _data(other)
+        return self.data < _number(other)
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= _data(other)
+        return self.data <= _number(other)
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > _data(other)
+        return self.data > _number(other)
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= _data(other)
+        return self.data >= _number(other)
 
     __hash__ = object.__hash__
 
@@ -459,45 +312,379 @@ class Value:
     def __format__(self, spec: str) -> str:
         return format(self.data, spec) if spec else repr(self)
 
+    # --- the lecture's view: micrograd 0.1.0's graph, node for node ----------------------
 
-def _data(x: Operand) -> float:
-    return x.data if isinstance(x, Value) else _as_float(x, "comparison")
+    @property
+    def _prev(self) -> Tuple["Value", ...]:
+        """This node's children as micrograd 0.1.0 records them (its `_prev`, a set there,
+        here an ordered tuple of distinct nodes): constants are leaf Values and a fused
+        neuron is 0.1.0's chain of `*` and `+` nodes. Built on first read and kept, so the
+        same objects come back, and their `grad` is kept right by every `backward()`."""
+        if self._view is None and _shows_differently(self):
+            self._view = _LectureView(self)
+        return self._view.prev if self._view is not None else _distinct(self._parents)
+
+    @property
+    def _op(self) -> str:
+        """The op's name as micrograd 0.1.0 records it: '+' for a fused neuron's sum."""
+        return "+" if self._fn is AFFINE else self._name
+
+
+def _number(x: Operand) -> float:
+    return x.data if isinstance(x, Value) else finite_float(x, "comparison")
+
+
+# ---------------------------------------------------------------------------------------
+# Primitives: an op's forward formula and its local derivatives, in one place
+# ---------------------------------------------------------------------------------------
+
+class Primitive:
+    """A differentiable op: a forward formula on floats and its local derivatives.
+
+    Args:
+        name: the op's name in graphs and messages.
+        forward: computes the result from plain floats, one per operand.
+        partials: one function per operand, `d(*operands, out) -> d out / d operand`
+            (for ops with a fixed number of operands; only the ones needed are evaluated,
+            so `x ** 2` never asks for d/d exponent, which needs log x).
+        derivative: or one function for all operands, `d(*operands, out)` returning the
+            tuple of derivatives (a bare expression for one operand).
+        floats: the derivatives also run on plain floats (they use only arithmetic and the
+            generic functions `exp`, `log`, `sin`, `cos`, `tanh`, `sigmoid`, `where`), which
+            makes the first-order pass fast; otherwise they are given Values.
+        constant_nodes: micrograd 0.1.0 makes the constants of this op leaf nodes (`+`
+            and `*`: `x * 2` has the children x and Value(2)).
+
+    Calling a primitive applies it: `TANH(x)` is `x.tanh()`. Define your own with the
+    `primitive` decorator.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        forward: Forward,
+        derivative: Optional[Derivative] = None,
+        *,
+        partials: Optional[Sequence[Derivative]] = None,
+        floats: bool = False,
+        constant_nodes: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"primitive name must be a non-empty str, got {name!r}")
+        if not callable(forward):
+            raise TypeError(f"primitive needs a callable forward function, got {type(forward).__name__}: {forward!r}")
+        self.name = name
+        self.forward = forward
+        self.partials = tuple(partials) if partials is not None else None
+        self._derivative: Optional[Derivative] = None
+        self.floats = floats
+        self.constant_nodes = constant_nodes
+        if derivative is not None:
+            self.derivative(derivative)
+
+    def derivative(self, fn: Derivative) -> Derivative:
+        """Set the local derivative (usable as a decorator); returns `fn` unchanged.
+
+        `fn(*args, out)` gets the op's arguments and its output and returns d out / d arg
+        for each argument, in order (for one argument, the bare expression).
+        """
+        if not callable(fn):
+            raise TypeError(f"{self.name} derivative must be callable, got {type(fn).__name__}: {fn!r}")
+        self._derivative = fn
+        return fn
+
+    def derivatives(self, args: Sequence[Any], out: Any, wrt: Optional[Sequence[int]] = None) -> Tuple[Any, ...]:
+        """d out / d args[i] for each i in `wrt` (default: every operand), evaluated on
+        whatever `args` and `out` are: floats, Values or symbols."""
+        if self.partials is not None:
+            partials = self.partials
+            if wrt is None:
+                return tuple([d(*args, out) for d in partials])
+            return tuple([partials[i](*args, out) for i in wrt])
+        if self._derivative is None:
+            raise TypeError(f"primitive {self.name!r} has no derivative: define one with @{self.name}.derivative")
+        d = self._derivative(*args, out)
+        ds = d if type(d) is tuple else tuple(d) if isinstance(d, list) else (d,)
+        if len(ds) != len(args):
+            raise ValueError(
+                f"the derivative of {self.name} must give one value per argument ({len(args)}), got {len(ds)}: {d!r}"
+            )
+        return ds if wrt is None else tuple(ds[i] for i in wrt)
+
+    def __call__(self, *args: Operand) -> Value:
+        """Apply the op to Values and/or plain numbers (numbers are constants, not parents)."""
+        if not args:
+            raise TypeError(f"{self.name} needs at least one argument")
+        operands = tuple(a if isinstance(a, Value) else _constant(a, self.name, i) for i, a in enumerate(args))
+        numbers = [a.data if isinstance(a, Value) else a for a in operands]
+        if self._derivative is None and self.partials is None:
+            raise TypeError(f"primitive {self.name!r} has no derivative: define one with @{self.name}.derivative")
+        try:
+            data = self.forward(*numbers)
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            raise type(e)(f"{self.name} failed on {_show(numbers)}: {e}") from e
+        except (TypeError, AttributeError) as e:
+            raise TypeError(
+                f"{self.name} failed on {_show(numbers)}: {e}. Its forward function receives plain floats,"
+                " so write it with math: math.exp(x), not x.exp()"
+            ) from e
+        data = _user_float(data, f"{self.name}{_show(numbers)}")
+        parents = tuple(a for a in operands if isinstance(a, Value))
+        if not parents:
+            return Value(data)  # only constants went in: a leaf with no history
+        out = _node(self, data, operands, parents if len(parents) < len(operands) else None)
+        if out._fn is not None:
+            _local_grads(out)  # evaluated once now, so a mistake in it shows where the op is used
+        return out
+
+    def __repr__(self) -> str:
+        return f"primitive({self.name!r})"
+
+
+def _node(fn: Primitive, data: float, args: Tuple[Operand, ...], parents: Optional[Tuple[Value, ...]] = None,
+          name: Optional[str] = None) -> Value:
+    """The output node of `fn` applied to `args` (already checked): `data` must be finite."""
+    if data - data:  # inf - inf and nan - nan are nan: true only for a non-finite result
+        raise OverflowError(
+            f"{fn.name} overflowed: the result of {fn.name} on"
+            f" {', '.join(repr(a.data if isinstance(a, Value) else a) for a in args)} is not finite"
+        )
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    if _grad_enabled:
+        out._args = args
+        out._parents = args if parents is None else parents  # type: ignore[assignment]
+        out._fn = fn
+        out._name = name or fn.name
+    else:  # no_grad: a leaf with no history
+        out._parents = out._args = ()
+        out._fn = None
+        out._name = ""
+    return out
+
+
+def _constant(x: Any, op: str, i: int) -> float:
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{op} argument {i} must be a Value or a real number, got {type(x).__name__}: {x!r}")
+    return finite_float(x, f"{op} argument {i}")
+
+
+def _user_float(x: Any, what: str) -> float:
+    """What a user's forward or derivative gave, as a float, or an error that says so."""
+    if isinstance(x, Value) or not isinstance(x, Real) or isinstance(x, bool):
+        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
+    f = float(x)
+    if not math.isfinite(f):
+        raise ValueError(f"{what} is not finite: {f!r}")
+    return f
+
+
+def _show(numbers: Sequence[Any]) -> str:
+    return "(" + ", ".join(repr(n) for n in numbers) + ")"
+
+
+# ---------------------------------------------------------------------------------------
+# Generic functions: derivatives are written with these and with arithmetic, so that one
+# written derivative runs on floats (first order), on Values (higher order) and on symbols.
+# ---------------------------------------------------------------------------------------
+
+def exp(x: Any) -> Any:
+    """e ** x of a float, a Value or a symbol."""
+    return math.exp(x) if type(x) is float else x.exp()
+
+
+def log(x: Any) -> Any:
+    """The natural logarithm of a float, a Value or a symbol."""
+    return math.log(x) if type(x) is float else x.log()
+
+
+def sin(x: Any) -> Any:
+    """The sine of a float, a Value or a symbol."""
+    return math.sin(x) if type(x) is float else x.sin()
+
+
+def cos(x: Any) -> Any:
+    """The cosine of a float, a Value or a symbol."""
+    return math.cos(x) if type(x) is float else x.cos()
+
+
+def tanh(x: Any) -> Any:
+    """The hyperbolic tangent of a float, a Value or a symbol."""
+    return math.tanh(x) if type(x) is float else x.tanh()
+
+
+def sigmoid(x: Any) -> Any:
+    """The logistic function of a float, a Value or a symbol."""
+    return _sigmoid(x) if type(x) is float else x.sigmoid()
+
+
+def where(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """`if_true if condition else if_false`, as a function, so that a symbolic condition
+    (a symbol compared with a number) can print itself or become generated code."""
+    if isinstance(condition, bool):
+        return if_true if condition else if_false
+    return condition.where(if_true, if_false)
+
+
+# ---------------------------------------------------------------------------------------
+# The table of ops. Each row: the forward formula (floats in, float out, checking its
+# domain) and the local derivative d out / d operand for each operand, `out` being the
+# result. Everything else the engine does with an op, it reads from here.
+# ---------------------------------------------------------------------------------------
+
+def _sigmoid(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # exp(-x) would overflow for x below about -709; exp(x) cannot
+    return e / (1.0 + e)
+
+
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))  # log(1 + e**x) without overflow
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        raise OverflowError(f"exp overflowed: exp({x!r}) is larger than a float can hold") from None
+
+
+def _log(x: float) -> float:
+    if x <= 0.0:
+        raise ValueError(f"log is only defined for positive numbers, got {x!r}")
+    return math.log(x)
+
+
+def _power(x: float, y: float) -> float:
+    if x < 0.0 and not y.is_integer():
+        raise ValueError(f"** of a negative number to a fractional power is complex: {x!r} ** {y!r}")
+    if x == 0.0 and y < 0.0:
+        raise ZeroDivisionError(f"** of zero to a negative power: {x!r} ** {y!r}")
+    if x == 0.0 and 0.0 < y < 1.0:
+        raise ValueError(f"** has an infinite derivative at zero: {x!r} ** {y!r}")
+    try:
+        return float(x ** y)
+    except OverflowError:
+        raise OverflowError(f"** overflowed: the result of ** on {x!r}, {y!r} is not finite") from None
+
+
+def _affine(*args: float) -> float:
+    """b + w0*x0 + w1*x1 + ... for args = (w0..wn-1, x0..xn-1, b), summed in 0.1.0's order."""
+    n = len(args) // 2
+    z = args[-1]
+    for w, x in zip(args[:n], args[n:2 * n]):
+        z += w * x
+    return z
+
+
+def _affine_derivative(*args: Any) -> Tuple[Any, ...]:
+    n = (len(args) - 1) // 2  # args = (w0..wn-1, x0..xn-1, b, out): d/dw = x, d/dx = w, d/db = 1
+    return (*args[n:2 * n], *args[:n], 1.0)
+
+
+ADD = Primitive("+", lambda a, b: a + b, partials=(lambda a, b, out: 1.0, lambda a, b, out: 1.0),
+                floats=True, constant_nodes=True)
+MUL = Primitive("*", lambda a, b: a * b, partials=(lambda a, b, out: b, lambda a, b, out: a),
+                floats=True, constant_nodes=True)
+POW = Primitive("**", _power, partials=(
+    # d/dx x**y = y * x**(y-1); x**0 is constant (and 0 ** -1 would divide by zero). For a
+    # Value or symbol y, `y == 0.0` is identity, hence False: the formula, whose base is positive.
+    lambda x, y, out: 0.0 if y == 0.0 else y * x ** (y - 1.0),
+    lambda x, y, out: out * log(x),  # d/dy x**y = x**y * log x (needs x > 0: only asked for a Value y)
+), floats=True)
+EXP = Primitive("exp", _exp, partials=(lambda x, out: out,), floats=True)  # the result itself
+LOG = Primitive("log", _log, partials=(lambda x, out: 1.0 / x,), floats=True)
+TANH = Primitive("tanh", math.tanh, partials=(lambda x, out: 1.0 - out * out,), floats=True)
+SIGMOID = Primitive("sigmoid", _sigmoid, partials=(lambda x, out: out * (1.0 - out),), floats=True)
+SOFTPLUS = Primitive("softplus", _softplus, partials=(lambda x, out: sigmoid(x),), floats=True)
+SIN = Primitive("sin", math.sin, partials=(lambda x, out: cos(x),), floats=True)
+COS = Primitive("cos", math.cos, partials=(lambda x, out: -sin(x),), floats=True)
+# Piecewise linear: at the kink the derivative follows PyTorch (relu'(0) = 0, |x|'(0) = 0).
+# relu's forward is 0.1.0's expression, so relu(-0.0) gives the same number.
+RELU = Primitive("ReLU", lambda x: 0.0 if x < 0 else x, partials=(lambda x, out: where(x > 0, 1.0, 0.0),),
+                 floats=True)
+LEAKY_RELU = Primitive("leaky_relu", lambda x, a: x if x > 0 else a * x, partials=(
+    lambda x, a, out: where(x > 0, 1.0, a),
+    lambda x, a, out: where(x > 0, 0.0, x),
+), floats=True)
+ABS = Primitive("abs", abs, partials=(lambda x, out: where(x > 0, 1.0, where(x < 0, -1.0, 0.0)),), floats=True)
+# A neuron's weighted sum as one node: 2n + 1 operands, one derivative for all of them.
+AFFINE = Primitive("affine", _affine, _affine_derivative, floats=True)
 
 
 def affine(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> Value:
     """`bias + w0*x0 + w1*x1 + ...` as a single node (a neuron before its activation).
 
     The sum is taken in micrograd 0.1.0's order, so the numbers are the ones its
-    `sum((wi*xi for ...), b)` gives, but the graph holds one node instead of 2n.
-    Plain numbers among the inputs are treated as constants.
+    `sum((wi*xi for ...), b)` gives, but the graph holds one node instead of 2n; its
+    `_prev` still shows 0.1.0's chain of `*` and `+` nodes. Plain numbers among the inputs
+    become constant leaves.
     """
     if len(weights) != len(inputs):
         raise ValueError(f"affine needs as many inputs as weights, got {len(inputs)} inputs for {len(weights)} weights")
     if not isinstance(bias, Value):
         raise TypeError(f"affine needs a Value bias, got {type(bias).__name__}: {bias!r}")
-    for w in weights:
-        if not isinstance(w, Value):
-            raise TypeError(f"affine needs Value weights, got {type(w).__name__}: {w!r}")
-    return _affine(weights, [x if isinstance(x, Value) else Value(x) for x in inputs], bias)
+    xs = cast(Sequence[Value], inputs)
+    try:
+        z = _sum_of_products(bias, weights, xs)
+    except AttributeError:  # a plain number among them: only inputs may be one
+        for w in weights:
+            if not isinstance(w, Value):
+                raise TypeError(f"affine needs Value weights, got {type(w).__name__}: {w!r}") from None
+        xs = [x if isinstance(x, Value) else Value(finite_float(x, "affine input")) for x in inputs]
+        z = _sum_of_products(bias, weights, xs)
+    return _node(AFFINE, z, (*weights, *xs, bias))
 
 
-def _affine(weights: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value:
-    """`affine` without the argument checks, for callers that guarantee them (nn.Neuron)."""
-    w_data = [w.data for w in weights]
-    x_data = [x.data for x in xs]
+def _sum_of_products(bias: Value, weights: Sequence[Value], inputs: Sequence[Value]) -> float:
+    """`_affine` on the operands' data, read as it goes: the speed trick behind every neuron
+    (half the time of gathering the floats first), the same additions in the same order."""
     z = bias.data
-    for w, x in zip(w_data, x_data):
-        z += w * x
-    if z - z:
-        _overflow("affine", *x_data)
-    return _node(z, (*weights, *xs, bias), (*x_data, *w_data, 1.0), "affine", _affine_rule)
+    for w, x in zip(weights, inputs):
+        z += w.data * x.data
+    return z
+
+
+def primitive(
+    forward: Optional[Forward] = None, *, derivative: Optional[Derivative] = None, name: Optional[str] = None
+) -> Any:
+    """Make a new op from a float `forward` function and its local `derivative`.
+
+        @primitive
+        def cube(x: float) -> float:   # forward: plain floats
+            return x ** 3
+
+        @cube.derivative
+        def _(x, out):                 # d cube / dx, with Values: so it differentiates again
+            return 3 * x ** 2
+
+    Or `primitive(forward, derivative=d, name="...")`, or `@primitive(name=...)`. The
+    derivative receives the op's arguments as they were passed (Values, or numbers for
+    constant arguments) and the output, and returns d out / d argument for every argument
+    (a bare expression for a one-argument op). Written with Value arithmetic (`x.cos()`),
+    it serves the first-order pass and `grad(..., create_graph=True)` alike. It is also
+    evaluated once when the op is applied, so a mistake in it shows where the op is used.
+    The lecture's way (`out._backward = ...`) keeps working too; it just cannot be
+    differentiated twice.
+    """
+    def make(fn: Forward) -> Primitive:
+        op = Primitive(name if name is not None else getattr(fn, "__name__", "primitive"), fn, derivative)
+        functools.update_wrapper(op, fn)
+        if name is not None:  # messages (gradcheck's too) then use the op's own name
+            op.__name__ = op.__qualname__ = name  # type: ignore[attr-defined]
+        return op
+
+    return make if forward is None else make(forward)
 
 
 # ---------------------------------------------------------------------------------------
-# Graph traversal and gradients
+# The backward pass
 # ---------------------------------------------------------------------------------------
 
-def topological_order(root: Value, expand: Optional[Callable[[Value], bool]] = None) -> List[Value]:
+def topological_order(root: Value, expand: Optional[Callable[[Value], bool]] = None, *,
+                      view: str = "engine") -> List[Value]:
     """Every node `root` depends on, parents before children, `root` last.
 
     Iterative (an explicit stack), so depth is limited by memory, not by Python's recursion
@@ -506,18 +693,26 @@ def topological_order(root: Value, expand: Optional[Callable[[Value], bool]] = N
 
     `expand(node)`, when given, decides whether to walk on into a node's parents; a node it
     refuses is still listed, but what lies behind it is not (drawing part of a graph).
+    `view="lecture"` walks micrograd 0.1.0's graph (`_prev`: constants as leaves, a fused
+    neuron as `*` and `+` nodes) instead of the engine's own (`parents`).
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order needs a Value, got {type(root).__name__}: {root!r}")
+    if view not in _VIEWS:
+        raise ValueError(f"topological_order view must be 'engine' or 'lecture', got {view!r}")
+    lecture = view == "lecture"
     order: List[Value] = []
     visited = {root}
-    stack = [(root, iter(root._prev if expand is None or expand(root) else ()))]
+    stack = [(root, iter(_parents_in(root, lecture) if expand is None or expand(root) else ()))]
     while stack:
         node, parents = stack[-1]
         for parent in parents:
             if parent not in visited:
                 visited.add(parent)
-                stack.append((parent, iter(parent._prev if expand is None or expand(parent) else ())))
+                if expand is None or expand(parent):
+                    stack.append((parent, iter(parent._prev if lecture else parent._parents)))
+                else:
+                    stack.append((parent, iter(())))
                 break
         else:  # every parent is placed: the node can follow them
             stack.pop()
@@ -525,84 +720,248 @@ def topological_order(root: Value, expand: Optional[Callable[[Value], bool]] = N
     return order
 
 
-def _start_backward(root: Value) -> List[Value]:
-    """What `backward()` does before the chain rule runs (shared with the stepper, so the
-    two cannot drift apart): reset every interior node's grad, seed the root (1, or +1 for
-    a leaf root, which accumulates like any leaf), and return the topological order."""
-    order = topological_order(root)
-    for node in order:
-        if node._prev:
-            node.grad = 0.0
-    root.grad = 1.0 if root._prev else root.grad + 1.0
-    return order
+_VIEWS = ("engine", "lecture")
 
+
+def _parents_in(node: Value, lecture: bool) -> Tuple[Value, ...]:
+    return node._prev if lecture else node._parents
+
+
+def backward_pass(root: Value) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+    """`root.backward()`, one node at a time, for watching the chain rule work.
+
+    Before the first node, as in `backward()`, every interior node's gradient is reset and
+    the root is seeded (1, or +1 for a leaf root, which accumulates like any leaf). Then it
+    yields `(node, amounts)` for every node in reverse topological order, right after the
+    node pushed its gradient: `amounts[j]` is exactly what was added to `node.parents[j]
+    .grad`, or None when the node has a hand-written `_backward` (or pushed nothing: a leaf,
+    or a zero gradient, which `backward()` skips). Exhausted, it has done what `backward()`
+    does, bit for bit.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_pass needs a Value, got {type(root).__name__}: {root!r}")
+    return _stepped_pass(topological_order(root))
+
+
+def _stepped_pass(order: List[Value]) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+    yield from _start_pass(order)
+    _sync_views(order)
+
+
+def _start_pass(order: List[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+    """Reset every interior node's grad, seed the root, and return the chain rule's steps."""
+    for node in order:
+        if node._parents:
+            node.grad = 0.0
+    root = order[-1]
+    root.grad = 1.0 if root._parents else root.grad + 1.0
+    return _propagate(reversed(order), create_graph)
+
+
+def _sync_views(order: List[Value]) -> None:
+    """Give the nodes of micrograd 0.1.0's view (made only if someone read `_prev`) their grads."""
+    if _LectureView.made:
+        for node in order:
+            if node._view is not None:
+                node._view.sync(node)
+
+
+def _propagate(nodes: Iterable[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+    """The chain rule, the one place gradients are accumulated: for each node (given
+    children before parents), add d(node)/d(parent) * node.grad into each parent's grad."""
+    for node in nodes:
+        if node._hand_backward is not None:  # the lecture's way: the op pushes its own gradient
+            if create_graph:
+                raise _built_by_hand(node)
+            node._hand_backward()
+            yield node, None
+            continue
+        g = node.grad
+        if node._fn is None or g == 0.0:  # a leaf, or nothing to push (dead ReLU branches are common)
+            yield node, None
+            continue
+        fn = node._fn
+        parents = node._parents
+        partials = fn.partials
+        amounts: Any
+        if create_graph or not fn.floats or node._args is not parents:
+            amounts = edge_gradients(node, create_graph)  # the general way: Values, users' ops, constants
+        # Speed: the float first-order pass for the common shapes, with fewer calls; the
+        # same derivatives, the same products.
+        elif partials is None:  # one derivative for all operands (affine)
+            amounts = [d * g for d in fn._derivative(*[p.data for p in parents], node.data)]  # type: ignore[misc]
+        elif len(parents) == 1:
+            amounts = (partials[0](parents[0].data, node.data) * g,)
+        else:
+            a, b = parents[0].data, parents[1].data
+            amounts = (partials[0](a, b, node.data) * g, partials[1](a, b, node.data) * g)
+        for parent, amount in zip(parents, amounts):
+            parent.grad += amount
+        yield node, amounts
+
+
+def edge_gradients(node: Value, create_graph: bool = False) -> List[Any]:
+    """What the chain rule adds into each parent's grad when `node` is processed:
+    d(node)/d(parent) * node.grad, in `node.parents` order (Values with `create_graph`).
+    The backward pass adds exactly these numbers; drawings and the stepper show them."""
+    g = node.grad
+    return [d * g for d in _local_grads(node, create_graph)]
+
+
+def _local_grads(node: Value, create_graph: bool = False) -> Tuple[Any, ...]:
+    """d(node)/d(parent) for each parent, from the op's derivatives: floats, or (with
+    `create_graph`) Values, so the result can be differentiated again."""
+    fn = node._fn
+    if fn is None:
+        raise _built_by_hand(node)
+    args = node._args
+    wrt = None if args is node._parents else [i for i, a in enumerate(args) if isinstance(a, Value)]
+    if create_graph:
+        return fn.derivatives(args, node, wrt)
+    if not fn.floats:
+        return _user_local_grads(fn, node, wrt)
+    numbers = [a.data for a in args] if wrt is None else [a.data if isinstance(a, Value) else a for a in args]  # type: ignore[union-attr]
+    try:
+        return fn.derivatives(numbers, node.data, wrt)
+    except ArithmeticError as e:
+        raise type(e)(f"the local derivative of {node._name} at {_show(numbers)} failed: {e}") from e
+
+
+def _user_local_grads(fn: Primitive, node: Value, wrt: Optional[List[int]]) -> Tuple[float, ...]:
+    """A user's derivative, written with Value arithmetic, evaluated without recording a
+    graph; every way it can go wrong is reported in the terms the user wrote it in."""
+    args = node._args
+    at = _show([_number(a) for a in args])
+    try:
+        with no_grad():
+            ds = fn.derivatives(args, node)
+    except (ValueError, ZeroDivisionError, OverflowError) as e:
+        raise type(e)(f"the derivative of {fn.name} failed at {at}: {e}") from e
+    except TypeError as e:
+        if "one value per argument" in str(e):
+            raise
+        raise TypeError(
+            f"the derivative of {fn.name} failed: {e}. It receives Values (and numbers for constant"
+            " arguments), so write it with Value arithmetic: x.cos(), not math.cos(x)"
+        ) from e
+    positions = range(len(args)) if wrt is None else wrt
+    for i in positions:
+        if not isinstance(ds[i], (Value, Real)):
+            raise TypeError(f"the derivative of {fn.name} must give Values or numbers, got"
+                            f" {type(ds[i]).__name__} for argument {i}: {ds[i]!r}")
+    return tuple(_user_float(_number(ds[i]), f"d {fn.name} / d argument {i} at {at}") for i in positions)
+
+
+def _built_by_hand(node: Value) -> ValueError:
+    return ValueError(
+        f"grad(create_graph=True) cannot differentiate through the {node._name or 'unnamed'!r} node {node!r}:"
+        " it was built by hand without a derivative rule"
+    )
+
+
+def _exhaust(steps: Iterator[Any]) -> None:
+    deque(steps, maxlen=0)  # runs the iterator to its end at C speed
+
+
+# ---------------------------------------------------------------------------------------
+# Gradients as Values (higher order)
+# ---------------------------------------------------------------------------------------
 
 def grad(output: Value, inputs: Union[Value, Sequence[Value]], create_graph: bool = False) -> Tuple[Value, ...]:
     """d(output)/d(input) for each input, as Values, leaving every `.grad` untouched.
 
     With `create_graph=True` the results are themselves nodes of a graph built from the
     inputs, so they can be differentiated again (second derivatives, Hessian-vector
-    products). An input that `output` does not depend on gets 0.
+    products); the ops' derivatives are then evaluated on Values instead of floats. An input
+    that `output` does not depend on gets 0. This is the backward pass itself, run with
+    every gradient set aside first and put back afterwards.
     """
+    global _grad_enabled
     if not isinstance(output, Value):
         raise TypeError(f"grad needs a Value output, got {type(output).__name__}: {output!r}")
     inputs = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
     for x in inputs:
         if not isinstance(x, Value):
             raise TypeError(f"grad needs Value inputs, got {type(x).__name__}: {x!r}")
-
-    grads: Dict[Value, Operand] = {output: 1.0}  # node -> d(output)/d(node), a float or (create_graph) a Value
-    for node in reversed(topological_order(output)):
-        g = grads.get(node)
-        if g is None or not node._prev:
-            continue
-        if create_graph:
-            local = _rule_of(node)(node)
-        elif node._custom_backward is not None:
-            local = _locals_of_custom(node, node._custom_backward)
-        else:
-            local = node._local
-        for parent, d in zip(node._prev, local):
-            contribution = d * g
-            previous = grads.get(parent)
-            grads[parent] = contribution if previous is None else previous + contribution
-    results = []
-    for x in inputs:
-        g = grads.get(x, 0.0)
-        results.append(g if isinstance(g, Value) else Value(g))
-    return tuple(results)
-
-
-def _rule_of(node: Value) -> Rule:
-    if node._rule is None:
-        raise ValueError(
-            f"grad(create_graph=True) cannot differentiate through the {node._op or 'unnamed'!r} node {node!r}:"
-            " it was built by hand without a derivative rule"
-        )
-    return node._rule
-
-
-def _locals_of_custom(node: Value, backward: Callable[[], None]) -> Tuple[float, ...]:
-    """Read the local derivatives off a hand-written `_backward` by running it once with
-    grad 1 on zeroed parents, then putting every `.grad` back as it was."""
-    parents = list(dict.fromkeys(node._prev))
-    saved = [(p, p.grad) for p in parents] + [(node, node.grad)]
+    order = topological_order(output)
+    saved = {node: node.grad for node in [*order, *inputs]}
+    mode = _grad_enabled
     try:
-        for p in parents:
-            p.grad = 0.0
-        node.grad = 1.0
-        backward()
-        by_parent = {p: p.grad for p in parents}
+        _grad_enabled = mode or create_graph  # a create_graph pass records its graph whatever the mode
+        for node in saved:
+            node.grad = 0.0
+        _exhaust(_start_pass(order, create_graph))
+        results = [x.grad for x in inputs]
     finally:
-        for p, g in saved:
+        _grad_enabled = mode
+        for node, g in saved.items():
+            node.grad = g
+    return tuple(g if isinstance(g, Value) else Value(g) for g in results)
+
+
+# ---------------------------------------------------------------------------------------
+# The lecture's view: micrograd 0.1.0's graph, built on request
+# ---------------------------------------------------------------------------------------
+
+def _distinct(nodes: Tuple[Value, ...]) -> Tuple[Value, ...]:
+    """The nodes without repeats, in order (0.1.0's `_prev` is a set: `a * a` has one child)."""
+    if len(nodes) < 2 or (len(nodes) == 2 and nodes[0] is not nodes[1]):
+        return nodes
+    return tuple(dict.fromkeys(nodes))
+
+
+def _shows_differently(node: Value) -> bool:
+    """Whether 0.1.0 would have built this node from other nodes than the engine did."""
+    fn = node._fn
+    return (fn is AFFINE and len(node._parents) > 1) or (fn is not None and fn.constant_nodes and node._args is not node._parents)
+
+
+class _LectureView:
+    """micrograd 0.1.0's children of one engine node, made by rebuilding the node the way
+    0.1.0 does (constants wrapped in leaf Values, a fused neuron as `*` and `+` nodes) with
+    the ordinary ops, so every number and derivative in it comes from the table of ops.
+
+    `top` is the rebuilt node (same op, same data as the engine's); the engine node shows
+    `top`'s children as its own `_prev`. After each backward pass `sync` gives the rebuilt
+    nodes the gradients 0.1.0 would have: it runs the chain rule from `top` through them,
+    and puts back the grads of the engine node's real parents, which already have theirs.
+    """
+
+    made = False  # set once any view exists; until then backward() skips looking for them
+
+    __slots__ = ("prev", "top", "interior")
+
+    def __init__(self, node: Value) -> None:
+        global _grad_enabled
+        mode, _grad_enabled = _grad_enabled, True  # the rebuilt nodes need their history
+        try:
+            if node._fn is AFFINE:
+                n = len(node._parents) // 2
+                ws, xs, b = node._parents[:n], node._parents[n:2 * n], node._parents[-1]
+                top = b
+                for w, x in zip(ws, xs):  # 0.1.0's sum((wi * xi for ...), b)
+                    top = top + w * x
+            else:
+                operands = [a if isinstance(a, Value) else Value(a) for a in node._args]
+                top = _node(node._fn, node.data, tuple(operands), name=node._name)  # type: ignore[arg-type]
+        finally:
+            _grad_enabled = mode
+        self.top = top
+        self.prev = _distinct(top._parents)
+        real = set(node._parents)
+        self.interior = [v for v in reversed(topological_order(top, expand=lambda v: v not in real))
+                         if v._parents and v not in real]
+        _LectureView.made = True
+        self.sync(node)
+
+    def sync(self, node: Value) -> None:
+        real = [(p, p.grad) for p in dict.fromkeys(node._parents)]
+        for v in self.interior:
+            v.grad = 0.0
+        self.top.grad = node.grad
+        _exhaust(_propagate(self.interior))
+        for p, g in real:
             p.grad = g
-    # A parent listed twice (x * x by hand) got both contributions at once: count it once.
-    seen = set()
-    local = []
-    for p in node._prev:
-        local.append(0.0 if p in seen else by_parent[p])
-        seen.add(p)
-    return tuple(local)
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from .engine import Value, _as_float, grad, topological_order
+from .arguments import finite_float
+from .engine import Value, grad, topological_order
 
 __all__ = ["gradcheck", "gradgradcheck", "central_difference", "GradcheckError", "NotDifferentiableError"]
 
@@ -66,7 +67,7 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
         raise TypeError("central_difference needs at least one point to differentiate at, got none")
     if isinstance(arg, bool) or not isinstance(arg, int) or not -len(xs) <= arg < len(xs):
         raise ValueError(f"central_difference arg must be an index into the {len(xs)} inputs, got {arg!r}")
-    point = [_as_float(x, f"central_difference input {i}") for i, x in enumerate(xs)]
+    point = [finite_float(x, f"central_difference input {i}") for i, x in enumerate(xs)]
 
     def at(x: float) -> float:
         moved = list(point)
@@ -302,17 +303,17 @@ def _as_leaves(inputs: Inputs, check: str) -> List[Value]:
     leaves: List[Value] = []
     for i, x in enumerate(items):
         if isinstance(x, Value):
-            if x._prev:
+            if not x.is_leaf:
                 raise ValueError(
                     f"{check} input {i} must be a leaf Value (one with no parents), got the output of"
-                    f" {x._op!r}: {x!r}; pass x.detach() to check f at that number"
+                    f" {x.op!r}: {x!r}; pass x.detach() to check f at that number"
                 )
             for j, earlier in enumerate(leaves):
                 if earlier is x:
                     raise ValueError(f"{check} input {i} is the same Value as input {j}: pass each Value once")
             leaves.append(x)
         else:
-            leaves.append(Value(_as_float(x, f"{check} input {i}")))
+            leaves.append(Value(finite_float(x, f"{check} input {i}")))
     return leaves
 
 
@@ -331,7 +332,7 @@ def _as_value(out: Any, f: Callable[..., Any]) -> Value:
 
 
 def _check_eps(eps: Any) -> float:
-    e = _as_float(eps, "eps")
+    e = finite_float(eps, "eps")
     if e <= 0.0:
         raise ValueError(f"eps must be positive, got {e!r}")
     return e
@@ -340,7 +341,7 @@ def _check_eps(eps: Any) -> float:
 def _check_tolerances(eps: Any, atol: Any, rtol: Any) -> Tuple[float, float, float]:
     tolerances = []
     for name, t in (("atol", atol), ("rtol", rtol)):
-        t = _as_float(t, name)
+        t = finite_float(t, name)
         if t < 0.0:
             raise ValueError(f"{name} must not be negative, got {t!r}")
         tolerances.append(t)

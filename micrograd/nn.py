@@ -12,7 +12,7 @@ import random
 from numbers import Real
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
-from .engine import Value, _affine
+from .engine import Value, affine
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "BatchNorm1d", "Activation", "Sequential", "ACTIVATIONS", "INITS"]
 
@@ -222,7 +222,7 @@ class Neuron(Module):
 
     def _forward(self, xs: List[Value]) -> Value:
         if self.fused:
-            act = _affine(self.w, xs, self.b)
+            act = affine(self.w, xs, self.b)
         else:
             act = sum((wi * xi for wi, xi in zip(self.w, xs)), self.b)
         f = ACTIVATIONS[self.activation]

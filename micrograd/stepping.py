@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Iterator, List, Tuple
 
-from .engine import Value, _start_backward, topological_order
+from .engine import Value, backward_pass, topological_order
 
 __all__ = ["BackwardStep", "ForwardStep", "backward_steps", "forward_steps"]
 
@@ -25,11 +25,11 @@ class _BackwardTrace:
     pass O(edges) in memory, so even a 66,000-node loss can be stepped through.
     """
 
-    __slots__ = ("start", "changes", "processed")
+    __slots__ = ("final", "changes", "processed")
 
-    def __init__(self, start: Dict[Value, float]) -> None:
-        self.start = start  # grads right after the reset and the seed, before any step
-        self.changes: List[Tuple[Tuple[Value, float], ...]] = []  # per step: (node, grad after)
+    def __init__(self) -> None:
+        self.final: List[float] = []  # per step: the processed node's gradient (complete by then)
+        self.changes: List[Tuple[Tuple[Value, float], ...]] = []  # per step: (parent, grad after)
         self.processed: List[Value] = []
 
 
@@ -68,9 +68,7 @@ class BackwardStep:
         that was; the others are absent (their gradient is not known yet at this moment).
         """
         trace = self._trace
-        grads = {}
-        for node in trace.processed[: self.index + 1]:
-            grads[node] = trace.start[node]
+        grads = dict(zip(trace.processed[: self.index + 1], trace.final))
         for changes in trace.changes[: self.index + 1]:
             grads.update(changes)
         return grads
@@ -81,7 +79,7 @@ class BackwardStep:
         return frozenset(self._trace.processed[: self.index + 1])
 
     def __repr__(self) -> str:
-        where = self.node.label or self.node._op or "leaf"
+        where = self.node.label or self.node.op or "leaf"
         return f"BackwardStep({self.index + 1}/{self.total}: {where!r} pushed grad={self.grad!r} to {len(self.pushed)} parents)"
 
 
@@ -104,44 +102,33 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps needs a Value, got {type(root).__name__}: {root!r}")
-    order = _start_backward(root)  # the same reset and seed as Value.backward
-    trace = _BackwardTrace({node: node.grad for node in order})
+    # Every number comes from the engine's own pass (backward_pass is backward(), one node
+    # at a time): this only records what each step added.
+    order = topological_order(root)
     total = len(order)
-    steps = _backward_from(order, trace)
+    before = {node: node.grad for node in order if node.is_leaf}  # leaves keep theirs; the rest start at 0
+    trace = _BackwardTrace()
+    latest: Dict[Value, float] = {}  # the newest gradient of every node reached so far
+    steps = backward_pass(root)
     try:
-        for i, (node, grad, pushed, custom) in enumerate(steps):
-            yield BackwardStep(i, total, node, grad, pushed, custom, trace)
+        for i, (node, amounts) in enumerate(steps):
+            custom = node.primitive is None and not node.is_leaf  # built by hand, the lecture's way
+            if custom:  # its _backward wrote the grads itself: read off what each parent gained
+                parents = tuple(dict.fromkeys(node.parents))
+                pushed = tuple((p, p.grad - latest.get(p, before.get(p, 0.0))) for p in parents
+                               if p.grad != latest.get(p, before.get(p, 0.0)))
+            else:
+                parents = node.parents if amounts is not None else ()
+                pushed = tuple(zip(parents, amounts)) if amounts is not None else ()
+            changes = tuple((p, p.grad) for p in parents)
+            latest.update(changes)
+            trace.processed.append(node)
+            trace.final.append(node.grad)
+            trace.changes.append(changes)
+            yield BackwardStep(i, total, node, node.grad, pushed, custom, trace)
     finally:
         for _ in steps:  # closed early: finish the pass, so .grad ends as backward() leaves it
             pass
-
-
-def _backward_from(
-    order: List[Value], trace: _BackwardTrace
-) -> Iterator[Tuple[Value, float, Tuple[Tuple[Value, float], ...], bool]]:
-    """The loop of Value.backward, one node per iteration, recording what changed."""
-    for node in reversed(order):
-        trace.processed.append(node)
-        g = node.grad
-        if node._custom_backward is not None:
-            parents = tuple(dict.fromkeys(node._prev))
-            before = [p.grad for p in parents]
-            node._custom_backward()
-            pushed = tuple((p, p.grad - b) for p, b in zip(parents, before) if p.grad != b)
-            trace.changes.append(tuple((p, p.grad) for p in parents))
-            yield node, g, pushed, True
-            continue
-        if g == 0.0:  # backward() skips it: nothing to push
-            trace.changes.append(())
-            yield node, g, (), False
-            continue
-        amounts = []
-        for parent, local in zip(node._prev, node._local):
-            amount = local * g
-            parent.grad += amount
-            amounts.append((parent, amount))
-        trace.changes.append(tuple((p, p.grad) for p in node._prev))
-        yield node, g, tuple(amounts), False
 
 
 class ForwardStep:
@@ -167,7 +154,7 @@ class ForwardStep:
         return frozenset(self._order[: self.index + 1])
 
     def __repr__(self) -> str:
-        where = self.node.label or self.node._op or "leaf"
+        where = self.node.label or self.node.op or "leaf"
         return f"ForwardStep({self.index + 1}/{self.total}: {where!r} = {self.node.data!r})"
 
 

@@ -31,7 +31,8 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
     raise ImportError('micrograd.testing needs hypothesis: pip install "micrograd[testing]"') from e
 
-from .engine import Value, _as_float, affine
+from .arguments import finite_float
+from .engine import Value, affine
 from .gradcheck import ATOL, EPS, RTOL, gradcheck, gradgradcheck
 
 __all__ = [
@@ -64,11 +65,11 @@ def values(
     A draw that falls too close to an avoided point is pushed out to `margin` from it, so
     hypothesis still shrinks towards simple numbers (0 becomes `margin`).
     """
-    lo, hi = _as_float(min_value, "min_value"), _as_float(max_value, "max_value")
+    lo, hi = finite_float(min_value, "min_value"), finite_float(max_value, "max_value")
     if not lo < hi:
         raise ValueError(f"values needs min_value < max_value, got {lo!r} and {hi!r}")
-    points = tuple(_as_float(p, "avoid point") for p in avoid)
-    gap = _as_float(margin, "margin")
+    points = tuple(finite_float(p, "avoid point") for p in avoid)
+    gap = finite_float(margin, "margin")
     if gap < 0.0:
         raise ValueError(f"margin must not be negative, got {gap!r}")
     floats = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
@@ -89,7 +90,7 @@ def values(
 
 def positive_values(min_value: float = MARGIN, max_value: float = 10.0) -> st.SearchStrategy[float]:
     """Floats in [min_value, max_value] with min_value > 0: the domain of log, sqrt, x ** y."""
-    if not _as_float(min_value, "min_value") > 0.0:
+    if not finite_float(min_value, "min_value") > 0.0:
         raise ValueError(f"positive_values needs min_value > 0, got {min_value!r}")
     return values(min_value, max_value)
 
@@ -193,7 +194,7 @@ def arguments(
     ...     assert_gradients_match(Value.log, *args, order=2)
     """
     (row,) = _resolve([op])
-    gap = _as_float(margin, "margin")
+    gap = finite_float(margin, "margin")
     return st.tuples(*[values(min_value, max_value)] * row.arity).filter(lambda args: row.admits(args, gap))
 
 
@@ -292,7 +293,7 @@ def expressions(
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     point = values(-3.0, 3.0) if inputs is None else inputs
     constant = values(-3.0, 3.0) if constants is None else constants
-    margin, bound = _as_float(margin, "margin"), _as_float(bound, "bound")
+    margin, bound = finite_float(margin, "margin"), finite_float(bound, "bound")
     return _expressions(table, n_inputs, max_steps, point, constant, margin, bound)
 
 

@@ -41,14 +41,14 @@ def test_a_primitive_makes_one_node_with_its_name_parents_and_local_derivatives(
     assert out.data == 5.0
     assert out._op == "hypot"
     assert out._prev == (x, y)
-    assert out._local == (3.0 * 5.0 ** -1, 4.0 * 5.0 ** -1)  # x / out and y / out, as Value division
+    assert out.local_grads == (3.0 * 5.0 ** -1, 4.0 * 5.0 ** -1)  # x / out and y / out, as Value division
 
 
 def test_constant_arguments_are_not_parents():
     x = Value(4.0)
     out = hypot(3.0, x)
     assert out._prev == (x,)
-    assert out._local == (0.8,)
+    assert out.local_grads == (0.8,)
     assert hypot(3.0, 4.0).data == 5.0 and hypot(3.0, 4.0)._prev == ()
 
 
@@ -108,7 +108,7 @@ def test_under_no_grad_a_primitive_records_no_parents():
     x = Value(2.0)
     with no_grad():
         out = cube(x)
-    assert out.data == 8.0 and out._prev == () and out._local == ()
+    assert out.data == 8.0 and out._prev == () and out.local_grads == ()
 
 
 def test_a_primitive_graph_is_freed_without_the_cycle_collector():

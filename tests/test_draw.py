@@ -183,7 +183,7 @@ def test_params_inputs_and_constants_are_marked_apart():
     random.seed(1337)
     n = Neuron(2)
     out = n([Value(1.0, label="x0"), 0.5])  # 0.5 becomes a constant leaf
-    x0 = out._prev[0]._prev[2]
+    x0 = out.parents[0].parents[2]
     lines = {line.split(" ")[0]: line for line in node_lines(draw_dot(out, params=n, inputs=[x0]))}
     for i in (0, 1, 4):  # w0, w1, b in affine's parent order (w..., x..., b)
         assert 'color="#1f63b4"' in lines[f"v{i}"] and "tooltip=parameter" in lines[f"v{i}"]

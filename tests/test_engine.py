@@ -57,10 +57,14 @@ def test_ops_record_parents_in_order_and_op_names():
     assert a.relu()._op == "ReLU" and a.tanh()._op == "tanh" and a.exp()._op == "exp"
 
 
-def test_constants_are_not_nodes():
+def test_constants_are_folded_into_the_op_but_prev_shows_them_as_leaves_like_010():
     a = Value(2.0)
-    assert (a + 1.0)._prev == (a,)
-    assert (3 * a)._prev == (a,)
+    added, scaled = a + 1.0, 3 * a
+    assert added.parents == (a,) and added.operands == (a, 1.0)  # the engine's own view
+    assert scaled.parents == (a,) and scaled.operands == (a, 3.0)
+    (x, one), (y, three) = added._prev, scaled._prev  # micrograd 0.1.0's: {a, Value(1.0)}
+    assert x is a and y is a and one.is_leaf and (one.data, three.data) == (1.0, 3.0)
+    assert added._prev[1] is one  # built once: the same objects every time
 
 
 def test_equality_and_hash_are_by_identity():
@@ -244,7 +248,7 @@ def test_topological_order_puts_parents_first_and_root_last():
     order = topological_order(g)
     position = {n: i for i, n in enumerate(order)}
     assert order[-1] is g and len(position) == len(order)
-    assert all(position[p] < position[n] for n in order for p in n._prev)
+    assert all(position[p] < position[n] for n in order for p in n.parents)
 
 
 DETERMINISM_SCRIPT = textwrap.dedent(
@@ -357,7 +361,7 @@ def test_no_grad_records_no_parents_and_restores_state():
         assert not micrograd.is_grad_enabled()
     assert micrograd.is_grad_enabled()
     assert y._prev == () and y.data == 5.0
-    assert (x * x)._prev == (x, x)
+    assert (x * x).parents == (x, x) and (x * x)._prev == (x,)  # 0.1.0's _prev is a set
 
 
 def test_no_grad_restores_state_after_an_exception_and_works_as_decorator():

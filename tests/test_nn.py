@@ -69,7 +69,7 @@ def test_expanded_neuron_draws_every_multiply_and_add():
     ops = [v._op for v in topological_order(y) if v._op]
     assert sorted(ops) == ["*", "*", "+", "+", "ReLU"]
     fused = Neuron(2)([Value(1.0), Value(-2.0)])
-    assert [v._op for v in topological_order(fused) if v._op] == ["affine", "ReLU"]
+    assert [v.op for v in topological_order(fused) if v.op] == ["affine", "ReLU"]
 
 
 def test_default_init_draws_uniform_weights_in_micrograd_010s_order():
