@@ -33,8 +33,8 @@ from micrograd import (
     save_frames,
     step_through,
 )
-from micrograd import dot_program
 from micrograd.nn import MLP, Neuron
+from micrograd.visual import dot_program
 
 DATA = pathlib.Path(__file__).parent / "data" / "moons_1337.json"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -21,13 +21,14 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from . import __version__, data, serialize
-from .draw import draw_dot
-from .engine import Value, no_grad
-from .examples import readme_expression
-from .nn import MLP, Neuron
-from .optim import SGD, Adam, LinearLR, Optimizer
-from .train import fit
+from .. import __version__
+from ..training import data, serialize
+from ..visual.graph import draw_dot
+from ..engine import Value, no_grad
+from .example import readme_expression
+from ..nn import MLP, Neuron
+from ..training.optim import SGD, Adam, LinearLR, Optimizer
+from ..training.fit import fit
 
 __all__ = ["main", "build_parser", "demo", "worked_example", "DATASETS", "DemoResult"]
 
@@ -68,7 +69,7 @@ FILES = {
     "boundary": ("decision_boundary.png", "the class the model picks at every point of the plane, and the data"),
     "curves": ("training_curves.png", "loss and accuracy per epoch"),
     "neuron": ("neuron.svg", "the computation graph of first-layer neuron {neuron} on training point {point}"),
-    "model": ("model.json", "the trained model: micrograd.serialize.load('{path}')"),
+    "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
 PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd[plot]"'
@@ -269,7 +270,7 @@ def demo(args: argparse.Namespace) -> DemoResult:
     try:
         from matplotlib.figure import Figure  # drawn without pyplot: no display, no global figures
 
-        from . import plot
+        from ..visual import plot
     except ImportError:
         plots_skipped = True
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from .engine import Value, _as_float, grad, topological_order
+from ..engine import Value, _as_float, grad, topological_order
 
 __all__ = ["gradcheck", "gradgradcheck", "central_difference", "GradcheckError", "NotDifferentiableError"]
 

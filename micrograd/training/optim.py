@@ -21,7 +21,7 @@ import math
 from numbers import Real
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .engine import Value
+from ..engine import Value
 
 __all__ = [
     "Optimizer",
