@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from . import losses
-from .data import RandomState, as_rng, batches
 from ..engine import Value, no_grad
 from ..nn import Module
+from . import losses
+from .data import RandomState, as_rng, batches
 from .optim import SGD, LRScheduler, Optimizer, clip_grad_norm, grad_norm
 
 __all__ = ["fit", "LOSSES"]

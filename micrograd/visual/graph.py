@@ -15,9 +15,9 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
 
 import graphviz
 
-from .dot_program import configure_graphviz, find_dot
 from ..engine import Value, topological_order
 from ..steps import BackwardStep, ForwardStep
+from .dot_program import configure_graphviz, find_dot
 
 __all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
 
