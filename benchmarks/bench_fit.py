@@ -28,7 +28,7 @@ from demo_step import X, Y, micrograd_steps  # benchmarks/ is on sys.path when t
 
 from micrograd import fit
 from micrograd.nn import MLP
-from micrograd.optim import SGD, LinearLR
+from micrograd.training.optim import SGD, LinearLR
 
 
 def demo_by_hand(steps: int) -> List[float]:

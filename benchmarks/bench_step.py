@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30, help="timed steps for ours and for plain floats")
     parser.add_argument("--steps-010", type=int, default=5, help="timed steps for micrograd 0.1.0 (about 2 s each)")
     parser.add_argument("--deep", action="store_true", help="backward through a 1,000,000-node chain on each engine")
+    parser.add_argument("--before", metavar="REV", help="also time this git revision of ours (a before/after in one run)")
     args = parser.parse_args()
 
     ours_env = {"PYTHONPATH": str(ROOT)}
@@ -52,6 +53,14 @@ def main() -> int:
         old = run_worker(python_010, "micrograd", args.steps_010, {"PYTHONPATH": ""}, args.deep)
     ours = run_worker(sys.executable, "micrograd", args.steps, ours_env, args.deep)
     floats = run_worker(sys.executable, "floats", args.steps, {}, False)
+    before = None
+    if args.before:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", tmp, args.before], check=True)
+            try:
+                before = run_worker(sys.executable, "micrograd", args.steps, {"PYTHONPATH": tmp}, False)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", tmp], check=True)
 
     # Compare the steps all three ran; the first is the same model from the same seed.
     shared = min(len(old["losses"]), len(ours["losses"]), len(floats["losses"]))
@@ -61,13 +70,15 @@ def main() -> int:
             print(f"loss mismatch at step {k}: 0.1.0 {a!r}, ours {b!r}, floats {c!r}")
             return 1
 
-    median = {name: statistics.median(r["times"]) for name, r in [("0.1.0", old), ("ours", ours), ("floats", floats)]}
+    runs = [("0.1.0", old), ("ours", ours), ("floats", floats)] + ([("before", before)] if before else [])
+    median = {name: statistics.median(r["times"]) for name, r in runs}
     print(f"demo step: MLP 2-16-16-1, 100 moons points, hinge + L2, SGD (median of {args.steps} steps; "
           f"{args.steps_010} for 0.1.0)\n")
     print("| engine | median step | vs micrograd 0.1.0 | vs plain floats |")
     print("|---|---|---|---|")
-    for name, label in [("0.1.0", "micrograd 0.1.0 (PyPI)"), ("ours", "micrograd (this repo)"),
-                        ("floats", "hand-written plain floats")]:
+    rows = [("0.1.0", "micrograd 0.1.0 (PyPI)")] + ([("before", f"micrograd at {args.before}")] if before else [])
+    rows += [("ours", "micrograd (this repo)"), ("floats", "hand-written plain floats")]
+    for name, label in rows:
         speedup = "baseline" if name == "0.1.0" else f"{median['0.1.0'] / median[name]:.1f}x faster"
         cost = "baseline" if name == "floats" else f"{median[name] / median['floats']:.2f}x the time"
         print(f"| {label} | {median[name] * 1e3:.1f} ms | {speedup} | {cost} |")

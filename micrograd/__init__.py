@@ -4,23 +4,77 @@ Drop-in compatible with Andrej Karpathy's micrograd 0.1.0 (`from micrograd.engin
 Value`, `from micrograd.nn import MLP`), and beyond it: every common op, no recursion limit,
 deterministic and repeatable `backward()`, higher-order gradients, clear errors, graphs you
 can draw and step through, gradient checking, and a training toolkit.
+
+The package is layered, each layer importing only the ones below it:
+
+    arguments   argument checks (standard library only)
+    engine      `Value`, its ops (`Primitive`, `primitive` for your own) and the backward pass
+    nn, steps   modules (`MLP`); the backward and forward passes one step at a time
+    training    losses, optimizers, data sets, `fit`, saving models, diagnostics
+    testing     finite-difference gradient checks; hypothesis strategies
+    visual      drawing graphs (graphviz), stepping pictures, plots (matplotlib)
+    app         the `micrograd` command
+
+Every name below is imported on first use, so `import micrograd` is quick and imports no
+third-party library; `from micrograd import draw_dot` imports graphviz, and so on.
 """
 
-from . import data, diagnostics, losses, nn, optim, serialize
-from .engine import Primitive, primitive
-from .dot_program import DotNotFoundError, configure_graphviz, find_dot
-from .draw import GraphTooLargeError, draw_dot
-from .engine import Value, affine, grad, is_grad_enabled, no_grad, topological_order
-from .gradcheck import GradcheckError, NotDifferentiableError, central_difference, gradcheck, gradgradcheck
-from .stepper import frames, save_frames, step_through
-from .stepping import BackwardStep, ForwardStep, backward_steps, forward_steps
-from .train import fit
+from .lazy import lazy_exports
+from .visual.graphviz_hook import watch_for_graphviz
 
 __version__ = "0.2.0"
 
-__all__ = ["Value", "affine", "grad", "is_grad_enabled", "nn", "no_grad", "topological_order", "__version__"]
-__all__ += ["BackwardStep", "DotNotFoundError", "ForwardStep", "GraphTooLargeError", "backward_steps", "configure_graphviz"]
-__all__ += ["draw_dot", "find_dot", "forward_steps", "frames", "save_frames", "step_through"]
-__all__ += ["GradcheckError", "NotDifferentiableError", "Primitive", "central_difference", "gradcheck", "gradgradcheck"]
-__all__ += ["primitive"]
-__all__ += ["data", "diagnostics", "fit", "losses", "optim", "serialize"]
+_EXPORTS = {
+    # the engine, its ops, and the passes step by step
+    "Value": "micrograd.engine",
+    "affine": "micrograd.engine",
+    "grad": "micrograd.engine",
+    "is_grad_enabled": "micrograd.engine",
+    "no_grad": "micrograd.engine",
+    "topological_order": "micrograd.engine",
+    "Primitive": "micrograd.engine",
+    "primitive": "micrograd.engine",
+    "BackwardStep": "micrograd.steps",
+    "ForwardStep": "micrograd.steps",
+    "backward_steps": "micrograd.steps",
+    "forward_steps": "micrograd.steps",
+    # pictures
+    "DotNotFoundError": "micrograd.visual.dot_program",
+    "configure_graphviz": "micrograd.visual.dot_program",
+    "find_dot": "micrograd.visual.dot_program",
+    "GraphTooLargeError": "micrograd.visual.graph",
+    "draw_dot": "micrograd.visual.graph",
+    "frames": "micrograd.visual.step_pictures",
+    "save_frames": "micrograd.visual.step_pictures",
+    "step_through": "micrograd.visual.step_pictures",
+    # gradient checks
+    "GradcheckError": "micrograd.testing.finite_differences",
+    "NotDifferentiableError": "micrograd.testing.finite_differences",
+    "central_difference": "micrograd.testing.finite_differences",
+    "gradcheck": "micrograd.testing.finite_differences",
+    "gradgradcheck": "micrograd.testing.finite_differences",
+    # training
+    "fit": "micrograd.training.fit",
+    "save": "micrograd.training.serialize",
+    "load": "micrograd.training.serialize",
+    "ModelFileError": "micrograd.training.serialize",
+    # modules and subpackages: `micrograd.optim` is `micrograd.training.optim`
+    "nn": "micrograd.nn",
+    "data": "micrograd.training.data",
+    "diagnostics": "micrograd.training.diagnostics",
+    "losses": "micrograd.training.losses",
+    "optim": "micrograd.training.optim",
+    "serialize": "micrograd.training.serialize",
+    "training": "micrograd.training",
+    "testing": "micrograd.testing",
+    "visual": "micrograd.visual",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [*_EXPORTS, "__version__"]
+
+# karpathy's trace_graph.ipynb imports micrograd and graphviz, then renders with graphviz
+# directly: it must find a `dot` program without setup, yet `import micrograd` must not
+# import graphviz. So the configuration waits for graphviz's own import.
+watch_for_graphviz()
+del lazy_exports, watch_for_graphviz

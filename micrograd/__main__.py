@@ -1,8 +1,8 @@
-"""`python -m micrograd`: the `micrograd` command (see `micrograd.cli`)."""
+"""`python -m micrograd`: the `micrograd` command (see `micrograd.app.cli`)."""
 
 import sys
 
-from .cli import main
+from .app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,6 +12,7 @@ import random
 from numbers import Real
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
+from .arguments import positive_int
 from .engine import Value, affine
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "BatchNorm1d", "Activation", "Sequential", "ACTIVATIONS", "INITS"]
@@ -150,12 +151,6 @@ def _some(names: List[str], limit: int = 5) -> str:
     return f"[{shown}, and {len(names) - limit} more]" if len(names) > limit else f"[{shown}]"
 
 
-def _check_size(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {type(n).__name__}: {n!r}")
-    return n
-
-
 def _short_name(module: Module) -> str:
     """A one-line name for error messages (an MLP's full repr runs to hundreds of characters)."""
     if isinstance(module, MLP):
@@ -200,7 +195,7 @@ class Neuron(Module):
         fused: bool = True,
         rng: Optional[random.Random] = None,
     ) -> None:
-        _check_size("nin", nin)
+        positive_int("nin", nin)
         if activation is None:
             activation = "relu" if nonlin else "linear"
         elif activation not in ACTIVATIONS:
@@ -248,7 +243,7 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, **kwargs: object) -> None:
-        _check_size("nout", nout)
+        positive_int("nout", nout)
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]  # type: ignore[arg-type]
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
@@ -285,10 +280,10 @@ class MLP(Module):
         output_activation: str = "linear",
         **kwargs: object,
     ) -> None:
-        _check_size("nin", nin)
+        positive_int("nin", nin)
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or len(nouts) == 0:
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        sizes = [nin] + [_check_size("each of nouts", n) for n in nouts]
+        sizes = [nin] + [positive_int("each of nouts", n) for n in nouts]
         last = len(nouts) - 1
         self.layers = [
             Layer(sizes[i], sizes[i + 1], activation=output_activation if i == last else activation, **kwargs)
@@ -337,7 +332,7 @@ class BatchNorm1d(Module):
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        n = _check_size("num_features", num_features)
+        n = positive_int("num_features", num_features)
         if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
             raise ValueError(f"eps must be a positive number, got {eps!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 <= momentum <= 1:

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from micrograd import serialize
-from micrograd.cli import DATASETS, build_parser, main
+from micrograd.app.cli import DATASETS, build_parser, main
 
 # Small and quick: a 2-4-out model, a few epochs, no progress bar.
 QUICK = ["--samples", "24", "--epochs", "3", "--hidden", "4", "--no-progress"]

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from micrograd.diagnostics import layer_grad_norms
 from micrograd.nn import MLP, Activation, BatchNorm1d, Layer, Neuron, Sequential
+from micrograd.training.diagnostics import layer_grad_norms
 
 
 def backward_through(model, x):

@@ -7,7 +7,6 @@ check the structure of the SVG and PNG, never their bytes.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import random
@@ -29,15 +28,11 @@ from micrograd import (
     backward_steps,
     draw_dot,
     forward_steps,
-    frames,
-    save_frames,
-    step_through,
     topological_order,
 )
-from micrograd import dot_program
-from micrograd.nn import MLP, Neuron
+from micrograd.nn import Neuron
+from micrograd.visual import dot_program
 
-DATA = pathlib.Path(__file__).parent / "data" / "moons_1337.json"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -218,18 +213,6 @@ def test_bad_arguments_name_the_argument_and_value():
 
 # --- big graphs ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def demo_loss():
-    """The demo's loss over all 100 points with 0.1.0's unfused neurons: 65,614 nodes."""
-    random.seed(1337)
-    model = MLP(2, [16, 16, 1], fused=False)
-    data = json.loads(DATA.read_text())
-    scores = [model([Value(x) for x in row]) for row in data["X"]]
-    losses = [(1 + -yi * si).relu() for yi, si in zip(data["y"], scores)]
-    loss = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in model.parameters())
-    return loss, model, scores
-
-
 def test_a_graph_above_max_nodes_is_refused_with_a_clear_message(demo_loss):
     loss, _, _ = demo_loss
     with pytest.raises(GraphTooLargeError, match="has 65,614 nodes, more than max_nodes=1,000") as info:
@@ -268,17 +251,6 @@ def test_stop_at_draws_one_neuron_at_a_time(demo_loss):
 
 
 # --- rendering ----------------------------------------------------------------------------
-
-@pytest.fixture
-def fallback_only(monkeypatch):
-    """Behave as on a machine with no system Graphviz: only graphviz-pure can be used."""
-    monkeypatch.setattr(dot_program, "_find_system_dot", lambda: None)
-    monkeypatch.setattr(dot_command, "DOT_BINARY", pathlib.Path("dot"))
-    monkeypatch.setattr(dot_program, "_configured", None)
-    path = dot_program.configure_graphviz()
-    assert path is not None and os.path.basename(path).startswith("graphviz-pure")
-    yield path
-
 
 def test_renders_svg_through_graphviz_pure(fallback_only):
     dot = draw_dot(relu_example())
@@ -431,63 +403,8 @@ def test_highlighting_a_node_outside_the_graph_is_an_error():
         draw_dot(lecture_graph(), highlight=Value(1.0))
 
 
-def test_frames_draw_one_picture_per_step_and_leave_grads_as_backward_does():
-    L, reference = lecture_graph(), lecture_graph()
-    drawings = frames(L, show_local=True)
-    reference.backward()
-    assert len(drawings) == 7
-    assert [n.grad for n in micrograd.topological_order(L)] == [n.grad for n in micrograd.topological_order(reference)]
-    assert drawings[-1].source.count("grad ?") == 0 and drawings[0].source.count("grad ?") == 4
-
-
 def test_drawing_values_map_dot_ids_back_to_nodes():
     y = relu_example()
     dot = draw_dot(y)
     assert dot.values == tuple(micrograd.topological_order(y))
     assert dot.values[3] is y and 'v3 [label="{ data 3.0000 | grad 1.0000 }" shape=record]' in node_lines(dot)
-
-
-def test_frames_of_a_cut_view_cover_only_the_drawn_steps_but_finish_the_pass():
-    L, reference = lecture_graph(), lecture_graph()
-    drawings = frames(L, max_depth=1)  # L, d and f are drawn; a, b, c and a*b are not
-    reference.backward()
-    assert len(drawings) == 3
-    assert [n.grad for n in micrograd.topological_order(L)] == [n.grad for n in micrograd.topological_order(reference)]
-
-
-def test_frames_check_the_size_before_running_the_pass(demo_loss):
-    loss, model, _ = demo_loss
-    before = [p.grad for p in model.parameters()]
-    with pytest.raises(GraphTooLargeError):
-        frames(loss)
-    assert [p.grad for p in model.parameters()] == before
-
-
-def test_save_frames_writes_numbered_files(fallback_only, tmp_path):
-    paths = save_frames(lecture_graph(), tmp_path / "frames", format="png")
-    assert [p.name for p in paths] == [f"step_{i:03d}.png" for i in range(7)]
-    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
-    svgs = save_frames(lecture_graph(), tmp_path / "fwd", "forward")
-    assert len(svgs) == 7 and svg_nodes(svgs[0].read_text())[0] == "v0"
-
-
-def test_step_through_without_ipywidgets_is_a_list_of_drawings(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
-    drawings = step_through(lecture_graph())
-    assert isinstance(drawings, list) and len(drawings) == 7
-
-
-def test_step_through_with_ipywidgets_is_a_slider_over_the_steps(fallback_only):
-    widgets = pytest.importorskip("ipywidgets")
-    box = step_through(lecture_graph(), direction="forward")
-    controls, picture = box.children
-    play, slider, caption = controls.children
-    assert isinstance(slider, widgets.IntSlider) and slider.max == 6
-    slider.value = 3
-    assert caption.value == "step 4 of 7 (forward)"
-    assert svg_nodes(picture.value)[0] == "v0"
-
-
-def test_frames_reject_an_unknown_direction():
-    with pytest.raises(ValueError, match="direction must be 'backward' or 'forward', got 'sideways'"):
-        frames(lecture_graph(), "sideways")

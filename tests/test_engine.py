@@ -15,8 +15,8 @@ import pytest
 
 import micrograd
 from micrograd import Value, grad, no_grad, topological_order
+from micrograd.app.example import readme_expression
 from micrograd.engine import Value as EngineValue
-from micrograd.examples import readme_expression
 
 PACKAGE_DIR = pathlib.Path(micrograd.__file__).parent
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from micrograd import central_difference
 from micrograd.engine import Value
-from micrograd.losses import (
+from micrograd.training.losses import (
     accuracy,
     binary_accuracy,
     binary_cross_entropy_with_logits,

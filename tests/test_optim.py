@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from micrograd.engine import Value
-from micrograd.optim import (
+from micrograd.training.optim import (
     SGD,
     Adam,
     AdamW,

@@ -1,4 +1,4 @@
-"""micrograd.plot: what each function computes and what it draws, read back from the axes."""
+"""micrograd.visual.plot: what each function computes and what it draws, read back from the axes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from micrograd.engine import Value, is_grad_enabled  # noqa: E402
 from micrograd.nn import BatchNorm1d, Layer, Neuron, Sequential  # noqa: E402
-from micrograd.plot import (  # noqa: E402
+from micrograd.visual.plot import (  # noqa: E402
     confusion_matrix,
     plot_confusion_matrix,
     plot_decision_boundary,

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from micrograd.nn import MLP, Activation, BatchNorm1d, Layer, Module, Neuron, Sequential
-from micrograd.serialize import ModelFileError, build, describe, load, save
+from micrograd.training.serialize import ModelFileError, build, describe, load, save
 
 
 def bits(state):
@@ -277,7 +277,7 @@ def test_saved_file_gets_the_ordinary_mode_not_the_temporary_files_private_one(t
     import stat
 
     from micrograd.nn import MLP
-    from micrograd.serialize import save
+    from micrograd.training.serialize import save
 
     umask = os.umask(0o022)
     try:

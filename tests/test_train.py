@@ -10,11 +10,11 @@ import random
 import pytest
 
 from micrograd import fit
-from micrograd.data import make_blobs, make_moons, train_test_split
 from micrograd.engine import Value
-from micrograd.losses import hinge_loss, l2_penalty, mse_loss
 from micrograd.nn import MLP, Activation, BatchNorm1d, Layer, Sequential
-from micrograd.optim import SGD, Adam, LinearLR, grad_norm
+from micrograd.training.data import make_blobs, make_moons, train_test_split
+from micrograd.training.losses import hinge_loss, l2_penalty, mse_loss
+from micrograd.training.optim import SGD, Adam, LinearLR, grad_norm
 
 MOONS = json.loads((pathlib.Path(__file__).parent / "data" / "moons_1337.json").read_text())
 X, Y = MOONS["X"], MOONS["y"]

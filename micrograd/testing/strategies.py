@@ -16,8 +16,8 @@ roots. `OPS` is the table of built-in ops, each with its plain-float twin and do
 expression graphs from a chosen set of ops, built-in or your own `Op`s (shared
 subexpressions, constants on either side), each with its plain-float twin.
 
-This module needs hypothesis (`pip install "micrograd[testing]"`); `import micrograd`
-does not import it.
+This module needs hypothesis (`pip install "micrograd[testing]"`); neither `import micrograd`
+nor `import micrograd.testing` imports it (`micrograd.testing` re-exports these names lazily).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 try:
     from hypothesis import strategies as st
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError('micrograd.testing needs hypothesis: pip install "micrograd[testing]"') from e
+    raise ImportError('micrograd.testing.strategies needs hypothesis: pip install "micrograd[testing]"') from e
 
-from .arguments import finite_float
-from .engine import Value, affine
-from .gradcheck import ATOL, EPS, RTOL, gradcheck, gradgradcheck
+from ..arguments import finite_float
+from ..engine import Value, affine
+from .finite_differences import ATOL, EPS, RTOL, gradcheck, gradgradcheck
 
 __all__ = [
     "MARGIN",

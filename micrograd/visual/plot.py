@@ -17,10 +17,10 @@ try:
     from matplotlib.colors import Normalize
     from matplotlib.lines import Line2D
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError('micrograd.plot needs matplotlib: pip install "micrograd[plot]"') from e
+    raise ImportError('micrograd.visual.plot needs matplotlib: pip install "micrograd[plot]"') from e
 
-from .engine import Value, no_grad
-from .nn import Module
+from ..engine import Value, no_grad
+from ..nn import Module
 
 __all__ = [
     "predict_classes",

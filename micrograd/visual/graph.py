@@ -5,7 +5,7 @@ its inputs and its result, as in karpathy's `trace_graph.ipynb`. Node ids are po
 the graph's topological order (`v0`, `v0_op`, ...), never `id()`, so the same expression
 gives the same DOT source in every run. Options make the chain rule visible (each edge's
 local derivative), colour nodes by gradient, mark parameters, inputs and constants, and
-draw one moment of the forward or backward pass (`highlight=`, see `micrograd.stepping`).
+draw one moment of the forward or backward pass (`highlight=`, see `micrograd.steps`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
 
 import graphviz
 
+from ..engine import Value, edge_gradients, topological_order
+from ..steps import BackwardStep, ForwardStep
 from .dot_program import configure_graphviz, find_dot
-from .engine import Value, edge_gradients, topological_order
-from .stepping import BackwardStep, ForwardStep
 
 __all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
 
@@ -201,7 +201,7 @@ def draw_dot(
             border. `inputs`: the inputs, green. When either is given, every other leaf
             is drawn as a constant (grey, dashed); otherwise leaves are not marked.
         highlight: one moment of a pass: a `BackwardStep` or `ForwardStep` (see
-            `micrograd.stepping`), or a node, meaning the backward pass right after that
+            `micrograd.steps`), or a node, meaning the backward pass right after that
             node pushed its gradient (reading the live `.grad`s). The node and the edges
             gradient just flowed along are red; numbers not known yet show "?".
         max_nodes: refuse (`GraphTooLargeError`) to draw more value nodes than this;

@@ -20,8 +20,8 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from .arguments import finite_float
-from .engine import Value, grad, topological_order
+from ..arguments import finite_float
+from ..engine import Value, grad, topological_order
 
 __all__ = ["gradcheck", "gradgradcheck", "central_difference", "GradcheckError", "NotDifferentiableError"]
 

@@ -2,7 +2,8 @@
 
 The `graphviz` package renders by running the program named in its module global
 `graphviz.backend.dot_command.DOT_BINARY` (by default `dot`, looked up on PATH), reading it
-afresh on every render. So importing micrograd is enough to point it at a program:
+afresh on every render. So importing micrograd is enough to point it at a program (when
+graphviz is imported: `micrograd.visual.graphviz_hook` waits for that):
 
 1. a system Graphviz `dot` on PATH is used as is (we change nothing);
 2. otherwise the `graphviz-pure` executable, a pip-installable Graphviz port that micrograd
@@ -104,7 +105,8 @@ def configure_graphviz() -> Optional[str]:
     """Point the `graphviz` package at a working program, if it has none of its own.
 
     A system `dot` on PATH, or a program you set yourself, is left alone; otherwise
-    `DOT_BINARY` is set to the `graphviz-pure` executable. Run on `import micrograd`; call
+    `DOT_BINARY` is set to the `graphviz-pure` executable. Run when this module is imported
+    (`import micrograd` imports it as soon as graphviz is imported); call
     it again after installing or removing a Graphviz. Returns the program's path, or None
     (and changes nothing) when there is none; rendering then raises `DotNotFoundError`.
     """
@@ -125,6 +127,7 @@ def configure_graphviz() -> Optional[str]:
     return path
 
 
-# On import (so on `import micrograd`): karpathy's trace_graph.ipynb imports graphviz and
-# micrograd, then renders with graphviz directly, and must find a program without setup.
+# On import (and `import micrograd` imports this module once graphviz is imported, see
+# graphviz_hook): karpathy's trace_graph.ipynb imports graphviz and micrograd, then renders
+# with graphviz directly, and must find a program without setup.
 configure_graphviz()

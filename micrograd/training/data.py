@@ -16,7 +16,7 @@ import random
 from numbers import Real
 from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
-__all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "make_xor", "train_test_split", "batches"]
+__all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "make_xor", "train_test_split", "batches", "as_rng"]
 
 RandomState = Union[None, int, random.Random]
 Dataset = Tuple[List[List[float]], List[int]]
@@ -24,9 +24,16 @@ T = TypeVar("T")
 L = TypeVar("L")
 
 
-def _rng(random_state: RandomState) -> random.Random:
-    # None means the module's own generator (the one behind random.seed()); the module itself
-    # is accepted too, since that is what this returns for None and callers pass it back in.
+def as_rng(random_state: RandomState) -> random.Random:
+    """The generator a `random_state` argument means: a new `random.Random(seed)` for an int,
+    a `random.Random` as given, and Python's global `random` for None (so `random.seed(...)`
+    makes the caller repeatable). Every function here, and `fit`, reads `random_state` so.
+
+    Raises:
+        TypeError: `random_state` is none of these (a bool, a float, a string).
+    """
+    # The `random` module itself is accepted too, since that is what this returns for None
+    # and callers pass it back in.
     if random_state is None or random_state is random:  # type: ignore[comparison-overlap]
         return random  # type: ignore[return-value]
     if isinstance(random_state, random.Random):
@@ -78,7 +85,7 @@ def make_moons(
     over and moved to (1, 0.5). `n_samples // 2` points go to the upper moon.
     """
     n = _count("n_samples", n_samples, 2)
-    sigma, rng = _noise(noise), _rng(random_state)
+    sigma, rng = _noise(noise), as_rng(random_state)
     n_out = n // 2
     n_in = n - n_out
     X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, math.pi, n_out)]
@@ -98,7 +105,7 @@ def make_circles(
     n = _count("n_samples", n_samples, 2)
     if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 <= factor < 1:
         raise ValueError(f"factor must be a number in [0, 1), got {factor!r}")
-    sigma, rng = _noise(noise), _rng(random_state)
+    sigma, rng = _noise(noise), as_rng(random_state)
     n_out = n // 2
     n_in = n - n_out
     X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, 2 * math.pi, n_out, endpoint=False)]
@@ -123,7 +130,7 @@ def make_blobs(
     classes getting one more when they do not divide.
     """
     n = _count("n_samples", n_samples)
-    rng = _rng(random_state)
+    rng = as_rng(random_state)
     if centers is None or isinstance(centers, int):
         k = _count("centers", 3 if centers is None else centers)
         d = _count("n_features", n_features)
@@ -159,7 +166,7 @@ def make_spiral(
     """
     n = _count("n_samples", n_samples)
     k = _count("n_classes", n_classes)
-    sigma, rng = _noise(noise), _rng(random_state)
+    sigma, rng = _noise(noise), as_rng(random_state)
     X: List[List[float]] = []
     y: List[int] = []
     for label in range(k):
@@ -178,7 +185,7 @@ def make_xor(
     positive (the XOR of the signs), then Gaussian `noise` on the coordinates. No single
     line separates the classes: the classic case for a hidden layer."""
     n = _count("n_samples", n_samples)
-    sigma, rng = _noise(noise), _rng(random_state)
+    sigma, rng = _noise(noise), as_rng(random_state)
     X = [[rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)] for _ in range(n)]
     y = [int((a > 0) != (b > 0)) for a, b in X]
     return _finish(X, y, sigma, shuffle, rng)
@@ -211,7 +218,7 @@ def train_test_split(
         raise ValueError(f"test_size={test_size!r} leaves {n_test} of {n} samples for testing: both parts need some")
     if shuffle:  # as sklearn's ShuffleSplit: the test set is the front of a permutation
         order = list(range(n))
-        _rng(random_state).shuffle(order)
+        as_rng(random_state).shuffle(order)
         train, test = order[n_test:], order[:n_test]
     else:  # as sklearn: the first samples train, the last ones test
         train, test = list(range(n - n_test)), list(range(n - n_test, n))
@@ -235,7 +242,7 @@ def batches(
     size = n if batch_size is None else _count("batch_size", batch_size)
     order = list(range(n))
     if shuffle:
-        _rng(random_state).shuffle(order)
+        as_rng(random_state).shuffle(order)
     for start in range(0, n, size):
         chunk = order[start:start + size]
         yield [X[i] for i in chunk], [y[i] for i in chunk]

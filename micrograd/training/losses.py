@@ -16,7 +16,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 from typing import Any, Iterable, List, Sequence, Union, cast
 
-from .engine import Value, affine
+from ..engine import Value, affine
 
 __all__ = [
     "mse_loss",

@@ -13,9 +13,9 @@ from __future__ import annotations
 import pathlib
 from typing import Any, Dict, List, Union, cast
 
-from .draw import Drawing, draw_dot
-from .engine import Value
-from .stepping import backward_steps, forward_steps
+from ..engine import Value
+from ..steps import backward_steps, forward_steps
+from .graph import Drawing, draw_dot
 
 __all__ = ["frames", "save_frames", "step_through"]
 

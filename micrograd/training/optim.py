@@ -21,7 +21,8 @@ import math
 from numbers import Real
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .engine import Value
+from ..arguments import positive_int, real
+from ..engine import Value
 
 __all__ = [
     "Optimizer",
@@ -40,14 +41,6 @@ __all__ = [
 ]
 
 
-def _real(name: str, x: object, *, low: float = 0.0, below: float = math.inf) -> float:
-    """`x` as a float in [low, below), or a ValueError naming the argument and the value."""
-    if isinstance(x, bool) or not isinstance(x, Real) or not (low <= float(x) < below):
-        interval = f"in [{low}, {below})" if below != math.inf else f">= {low}"
-        raise ValueError(f"{name} must be a number {interval}, got {x!r}")
-    return float(x)
-
-
 def _parameter_list(parameters: Iterable[Value], who: str) -> List[Value]:
     params: List[Value] = [parameters] if isinstance(parameters, Value) else list(parameters)
     for p in params:
@@ -64,7 +57,7 @@ class Optimizer:
         self.params = _parameter_list(parameters, type(self).__name__)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        self.lr = _real("lr", lr)
+        self.lr = real("lr", lr, low=0.0)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0."""
@@ -104,9 +97,9 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(parameters, lr)
-        self.momentum = _real("momentum", momentum)
-        self.dampening = _real("dampening", dampening)
-        self.weight_decay = _real("weight_decay", weight_decay)
+        self.momentum = real("momentum", momentum, low=0.0)
+        self.dampening = real("dampening", dampening, low=0.0)
+        self.weight_decay = real("weight_decay", weight_decay, low=0.0)
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
             raise ValueError(f"nesterov needs momentum > 0 and dampening 0, got {momentum=!r}, {dampening=!r}")
@@ -157,11 +150,11 @@ class Adam(Optimizer):
         super().__init__(parameters, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_real("betas[0]", betas[0], below=1.0), _real("betas[1]", betas[1], below=1.0))
-        self.eps = _real("eps", eps)
+        self.betas = (real("betas[0]", betas[0], low=0.0, high=1.0), real("betas[1]", betas[1], low=0.0, high=1.0))
+        self.eps = real("eps", eps, low=0.0)
         if weight_decay is None:
             weight_decay = self._default_weight_decay
-        self.weight_decay = _real("weight_decay", weight_decay)
+        self.weight_decay = real("weight_decay", weight_decay, low=0.0)
         self.t = 0  # steps taken, for the bias correction
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
@@ -228,12 +221,6 @@ class LRScheduler:
         return self.optimizer.lr
 
 
-def _steps(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-    return n
-
-
 class LinearLR(LRScheduler):
     """The factor on the starting `lr` goes linearly from `start_factor` to `end_factor` over
     `total_iters` steps, then stays (as `torch.optim.lr_scheduler.LinearLR`).
@@ -245,9 +232,9 @@ class LinearLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
     ) -> None:
-        self.start_factor = _real("start_factor", start_factor)
-        self.end_factor = _real("end_factor", end_factor)
-        self.total_iters = _steps("total_iters", total_iters)
+        self.start_factor = real("start_factor", start_factor, low=0.0)
+        self.end_factor = real("end_factor", end_factor, low=0.0)
+        self.total_iters = positive_int("total_iters", total_iters)
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -260,8 +247,8 @@ class StepLR(LRScheduler):
     """Multiply the rate by `gamma` every `step_size` steps (as `torch.optim.lr_scheduler.StepLR`)."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _steps("step_size", step_size)
-        self.gamma = _real("gamma", gamma)
+        self.step_size = positive_int("step_size", step_size)
+        self.gamma = real("gamma", gamma, low=0.0)
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -273,8 +260,8 @@ class CosineAnnealingLR(LRScheduler):
     (`torch.optim.lr_scheduler.CosineAnnealingLR`, closed form, without restarts)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        self.T_max = _steps("T_max", T_max)
-        self.eta_min = _real("eta_min", eta_min)
+        self.T_max = positive_int("T_max", T_max)
+        self.eta_min = real("eta_min", eta_min, low=0.0)
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -295,7 +282,7 @@ def clip_grad_norm(parameters: Iterable[Value], max_norm: float, norm_type: floa
     `norm_type` is p of the p-norm, or `math.inf` for the largest absolute gradient.
     """
     params = _parameter_list(parameters, "clip_grad_norm")
-    max_norm = _real("max_norm", max_norm)
+    max_norm = real("max_norm", max_norm, low=0.0)
     total = grad_norm(params, norm_type)
     if total > max_norm:
         scale = max_norm / total
@@ -325,7 +312,7 @@ def grad_norm(parameters: Iterable[Value], norm_type: float = 2.0) -> float:
 
 def clip_grad_value(parameters: Iterable[Value], clip_value: float) -> None:
     """Clamp every gradient to [-clip_value, clip_value]."""
-    c = _real("clip_value", clip_value)
+    c = real("clip_value", clip_value, low=0.0)
     for p in _parameter_list(parameters, "clip_grad_value"):
         p.grad = min(max(p.grad, -c), c)
 

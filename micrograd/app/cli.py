@@ -21,13 +21,15 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from . import __version__, data, serialize
-from .draw import draw_dot
-from .engine import Value, no_grad
-from .examples import readme_expression
-from .nn import MLP, Neuron
-from .optim import SGD, Adam, LinearLR, Optimizer
-from .train import fit
+from .. import __version__
+from ..arguments import positive_int, real
+from ..engine import Value, no_grad
+from ..nn import MLP, Neuron
+from ..training import data, serialize
+from ..training.fit import fit
+from ..training.optim import SGD, Adam, LinearLR, Optimizer
+from ..visual.graph import draw_dot
+from .example import readme_expression
 
 __all__ = ["main", "build_parser", "demo", "worked_example", "DATASETS", "DemoResult"]
 
@@ -68,7 +70,7 @@ FILES = {
     "boundary": ("decision_boundary.png", "the class the model picks at every point of the plane, and the data"),
     "curves": ("training_curves.png", "loss and accuracy per epoch"),
     "neuron": ("neuron.svg", "the computation graph of first-layer neuron {neuron} on training point {point}"),
-    "model": ("model.json", "the trained model: micrograd.serialize.load('{path}')"),
+    "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
 PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd[plot]"'
@@ -78,27 +80,24 @@ PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd[plot]"'
 # Argument parsing
 # ---------------------------------------------------------------------------------------
 
+# The checks are micrograd.arguments'; the messages are argparse's kind: they quote what was typed.
+
 def _positive_int(text: str) -> int:
     try:
-        n = int(text)
+        return positive_int("", int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
-    return n
 
 
 def _number(low: float, *, above: bool = False, below: Optional[float] = None) -> Callable[[str], float]:
+    high = math.inf if below is None else below  # real() refuses NaN and both infinities here
+
     def parse(text: str) -> float:
         try:
-            x = float(text)
+            return real("", float(text), low=low, low_open=above, high=high)
         except ValueError:
-            x = math.nan
-        ok = math.isfinite(x) and (x > low if above else x >= low) and (below is None or x < below)
-        if not ok:
             interval = f"{'>' if above else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
-            raise argparse.ArgumentTypeError(f"must be a number {interval}, got {text!r}")
-        return x
+            raise argparse.ArgumentTypeError(f"must be a number {interval}, got {text!r}") from None
     return parse
 
 
@@ -269,7 +268,7 @@ def demo(args: argparse.Namespace) -> DemoResult:
     try:
         from matplotlib.figure import Figure  # drawn without pyplot: no display, no global figures
 
-        from . import plot
+        from ..visual import plot
     except ImportError:
         plots_skipped = True
     else:

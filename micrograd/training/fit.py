@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ..engine import Value, no_grad
+from ..nn import Module
 from . import losses
-from .data import RandomState, _rng, batches
-from .engine import Value, no_grad
-from .nn import Module
+from .data import RandomState, as_rng, batches
 from .optim import SGD, LRScheduler, Optimizer, clip_grad_norm, grad_norm
 
 __all__ = ["fit", "LOSSES"]
@@ -65,7 +65,7 @@ def fit(
         metric: "auto" (the accuracy that fits the named loss), None, or `metric(outputs,
             labels) -> float`.
         validation_data: `(X_val, y_val)` to evaluate after every epoch, in eval mode.
-        random_state: seeds the mini-batch order (see `micrograd.data`).
+        random_state: seeds the mini-batch order (see `micrograd.training.data`).
         progress: show a progress bar (in a terminal or in Jupyter, via `tqdm.auto`).
 
     Returns:
@@ -88,7 +88,7 @@ def fit(
         optimizer = scheduler.optimizer if scheduler is not None else SGD(model.parameters(), lr=0.1)
     elif scheduler is not None and scheduler.optimizer is not optimizer:
         raise ValueError("the scheduler drives a different optimizer than the one passed to fit")
-    rng: random.Random = _rng(random_state)
+    rng: random.Random = as_rng(random_state)
 
     history: Dict[str, List[float]] = {"loss": [], "grad_norm": [], "lr": []}
     if metric_fn is not None:

@@ -26,7 +26,7 @@ import random
 import tempfile
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .nn import MLP, Activation, BatchNorm1d, Layer, Module, Neuron, Sequential
+from ..nn import MLP, Activation, BatchNorm1d, Layer, Module, Neuron, Sequential
 
 __all__ = ["save", "load", "describe", "build", "ModelFileError", "FORMAT", "VERSION"]
 

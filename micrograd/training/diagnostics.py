@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-from .nn import Module
+from ..nn import Module
 from .optim import grad_norm
 
 __all__ = ["layer_grad_norms", "grad_norm"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from .engine import Value
+from ..engine import Value
 
 
 def readme_expression() -> Tuple[Value, Value, Value]:

@@ -1,0 +1,1 @@
+"""The `micrograd` command (`micrograd.app.cli`) and the README's example expression."""
