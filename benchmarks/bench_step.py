@@ -44,7 +44,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30, help="timed steps for ours and for plain floats")
     parser.add_argument("--steps-010", type=int, default=5, help="timed steps for micrograd 0.1.0 (about 2 s each)")
     parser.add_argument("--deep", action="store_true", help="backward through a 1,000,000-node chain on each engine")
-    parser.add_argument("--before", metavar="REV", help="also time this git revision of ours (a before/after in one run)")
+    parser.add_argument("--before", metavar="REV",
+                        help="also time this git revision of ours (before and after, in one run)")
     args = parser.parse_args()
 
     ours_env = {"PYTHONPATH": str(ROOT)}

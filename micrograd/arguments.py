@@ -28,11 +28,11 @@ def finite_float(x: Any, what: str) -> float:
     Accepts any real number (int, float, bool, NumPy scalars); refuses anything else with a
     TypeError and NaN or infinity with a ValueError, both naming `what` and `x`.
     """
-    if isinstance(x, Real) and not hasattr(x, "grad"):  # a Value is not a plain number here
-        f = float(x)
-    else:
-        kind = "a plain real number here, got a Value" if hasattr(x, "grad") else "a real number, got " + type(x).__name__
-        raise TypeError(f"{what} needs {kind}: {x!r}")
+    if hasattr(x, "grad"):  # a Value (this module cannot import the engine to ask isinstance)
+        raise TypeError(f"{what} needs a plain real number here, got a Value: {x!r}")
+    if not isinstance(x, Real):
+        raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
+    f = float(x)
     if not math.isfinite(f):
         raise ValueError(f"{what} needs a finite number, got {f!r}")
     return f
@@ -57,7 +57,7 @@ def whole_number(name: str, n: Any, *, low: int = 0, high: Optional[int] = None)
     Booleans and floats (even 3.0) are refused."""
     if isinstance(n, bool) or not isinstance(n, int) or n < low or (high is not None and n > high):
         bound = f">= {low}" if high is None else f"from {low} to {high}"
-        raise ValueError(f"{name} must be an int {bound}, got {type(n).__name__}: {n!r}")
+        raise ValueError(f"{name} must be an int {bound}, got {n!r}")
     return n
 
 

@@ -36,7 +36,7 @@ import functools
 import math
 from collections import deque
 from numbers import Real
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from .arguments import finite_float
 
@@ -626,7 +626,7 @@ def affine(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise ValueError(f"affine needs as many inputs as weights, got {len(inputs)} inputs for {len(weights)} weights")
     if not isinstance(bias, Value):
         raise TypeError(f"affine needs a Value bias, got {type(bias).__name__}: {bias!r}")
-    xs = cast(Sequence[Value], inputs)
+    xs: Sequence[Value] = inputs  # type: ignore[assignment]  # (a cast() here costs a typing lookup per neuron)
     try:
         z = _sum_of_products(bias, weights, xs)
     except AttributeError:  # a plain number among them: only inputs may be one
@@ -913,7 +913,9 @@ def _distinct(nodes: Tuple[Value, ...]) -> Tuple[Value, ...]:
 def _shows_differently(node: Value) -> bool:
     """Whether 0.1.0 would have built this node from other nodes than the engine did."""
     fn = node._fn
-    return (fn is AFFINE and len(node._parents) > 1) or (fn is not None and fn.constant_nodes and node._args is not node._parents)
+    if fn is AFFINE:
+        return len(node._parents) > 1
+    return fn is not None and fn.constant_nodes and node._args is not node._parents
 
 
 class _LectureView:

@@ -16,7 +16,11 @@ import random
 from numbers import Real
 from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
-__all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "make_xor", "train_test_split", "batches", "as_rng"]
+from ..arguments import real, whole_number
+
+__all__ = [
+    "make_moons", "make_circles", "make_blobs", "make_spiral", "make_xor", "train_test_split", "batches", "as_rng",
+]
 
 RandomState = Union[None, int, random.Random]
 Dataset = Tuple[List[List[float]], List[int]]
@@ -43,18 +47,13 @@ def as_rng(random_state: RandomState) -> random.Random:
     return random.Random(random_state)
 
 
-def _count(name: str, n: object, low: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {n!r}")
-    return n
-
-
 def _noise(noise: Optional[float], name: str = "noise") -> float:
     if noise is None:
         return 0.0
-    if isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
-        raise ValueError(f"{name} must be a number >= 0 or None, got {noise!r}")
-    return float(noise)
+    try:
+        return real(name, noise, low=0.0)
+    except ValueError:  # the same check, in words that mention None
+        raise ValueError(f"{name} must be a number >= 0 or None, got {noise!r}") from None
 
 
 def _linspace(start: float, stop: float, n: int, endpoint: bool = True) -> List[float]:
@@ -84,7 +83,7 @@ def make_moons(
     The upper moon (label 0) is the unit half circle; the lower one (label 1) is it turned
     over and moved to (1, 0.5). `n_samples // 2` points go to the upper moon.
     """
-    n = _count("n_samples", n_samples, 2)
+    n = whole_number("n_samples", n_samples, low=2)
     sigma, rng = _noise(noise), as_rng(random_state)
     n_out = n // 2
     n_in = n - n_out
@@ -102,7 +101,7 @@ def make_circles(
     factor: float = 0.8,
 ) -> Dataset:
     """A circle (label 0) around a smaller one (label 1, radius `factor`), both centred at 0."""
-    n = _count("n_samples", n_samples, 2)
+    n = whole_number("n_samples", n_samples, low=2)
     if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 <= factor < 1:
         raise ValueError(f"factor must be a number in [0, 1), got {factor!r}")
     sigma, rng = _noise(noise), as_rng(random_state)
@@ -129,11 +128,11 @@ def make_blobs(
     `center_box`) or a list of centre points. Samples are shared out evenly, the first
     classes getting one more when they do not divide.
     """
-    n = _count("n_samples", n_samples)
+    n = whole_number("n_samples", n_samples, low=1)
     rng = as_rng(random_state)
     if centers is None or isinstance(centers, int):
-        k = _count("centers", 3 if centers is None else centers)
-        d = _count("n_features", n_features)
+        k = whole_number("centers", 3 if centers is None else centers, low=1)
+        d = whole_number("n_features", n_features, low=1)
         lo, hi = center_box
         points = [[rng.uniform(lo, hi) for _ in range(d)] for _ in range(k)]
     else:
@@ -164,8 +163,8 @@ def make_spiral(
     Arm j has radius going 0 to 1 while its angle goes from 4j to 4(j+1) radians, plus
     Gaussian noise of `noise` on the angle, so the classes are not linearly separable.
     """
-    n = _count("n_samples", n_samples)
-    k = _count("n_classes", n_classes)
+    n = whole_number("n_samples", n_samples, low=1)
+    k = whole_number("n_classes", n_classes, low=1)
     sigma, rng = _noise(noise), as_rng(random_state)
     X: List[List[float]] = []
     y: List[int] = []
@@ -184,7 +183,7 @@ def make_xor(
     """Points uniform in the square [-1, 1]^2, label 1 where exactly one coordinate is
     positive (the XOR of the signs), then Gaussian `noise` on the coordinates. No single
     line separates the classes: the classic case for a hidden layer."""
-    n = _count("n_samples", n_samples)
+    n = whole_number("n_samples", n_samples, low=1)
     sigma, rng = _noise(noise), as_rng(random_state)
     X = [[rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)] for _ in range(n)]
     y = [int((a > 0) != (b > 0)) for a, b in X]
@@ -239,7 +238,7 @@ def batches(
     n = len(X)
     if len(y) != n:
         raise ValueError(f"batches needs one label per sample, got {n} samples and {len(y)} labels")
-    size = n if batch_size is None else _count("batch_size", batch_size)
+    size = n if batch_size is None else whole_number("batch_size", batch_size, low=1)
     order = list(range(n))
     if shuffle:
         as_rng(random_state).shuffle(order)
