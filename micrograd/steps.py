@@ -80,7 +80,10 @@ class BackwardStep:
 
     def __repr__(self) -> str:
         where = self.node.label or self.node.op or "leaf"
-        return f"BackwardStep({self.index + 1}/{self.total}: {where!r} pushed grad={self.grad!r} to {len(self.pushed)} parents)"
+        return (
+            f"BackwardStep({self.index + 1}/{self.total}: {where!r} pushed grad={self.grad!r}"
+            f" to {len(self.pushed)} parents)"
+        )
 
 
 def backward_steps(root: Value) -> Iterator[BackwardStep]:

@@ -194,7 +194,11 @@ def test_sequential_names_parameters_like_pytorch():
         (lambda: BatchNorm1d(2, momentum=2), ValueError, r"momentum must be a number in \[0, 1\], got 2"),
         (lambda: Activation("gelu"), ValueError, "activation must be one of .*got 'gelu'"),
         (lambda: Sequential(), ValueError, "at least one module"),
-        (lambda: Sequential(Layer(1, 1), len), TypeError, "Sequential needs Modules, got builtin_function_or_method at position 1"),
+        (
+            lambda: Sequential(Layer(1, 1), len),
+            TypeError,
+            "Sequential needs Modules, got builtin_function_or_method at position 1",
+        ),
     ],
 )
 def test_module_arguments_are_checked(make, error, message):

@@ -120,9 +120,21 @@ def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, cap
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--hidden", "16,x"], "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16), got '16,x'"),
-        (["--hidden", "16,0"], "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16), got '16,0'"),
-        (["--hidden", "16,,16"], "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16), got '16,,16'"),
+        (
+            ["--hidden", "16,x"],
+            "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16),"
+            " got '16,x'",
+        ),
+        (
+            ["--hidden", "16,0"],
+            "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16),"
+            " got '16,0'",
+        ),
+        (
+            ["--hidden", "16,,16"],
+            "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16),"
+            " got '16,,16'",
+        ),
         (["--epochs", "0"], "argument --epochs: must be a positive whole number, got '0'"),
         (["--samples", "many"], "argument --samples: must be a positive whole number, got 'many'"),
         (["--dataset", "swiss"], "argument --dataset: invalid choice: 'swiss'"),

@@ -190,7 +190,8 @@ def test_training_imports_neither_visual_nor_the_app():
 
 def test_the_engine_imports_only_arguments_and_the_standard_library():
     tree = ast.parse(SOURCES["micrograd.engine"].read_text())
-    absolute = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    absolute = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
     absolute |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module}
     assert set(GRAPH["micrograd.engine"]) <= {"micrograd.arguments"}

@@ -57,7 +57,9 @@ def test_hinge_loss_is_the_demo_formula_to_the_last_bit():
 
 def test_binary_cross_entropy_known_values():
     assert binary_cross_entropy_with_logits(values([0.0]), [1]).data == pytest.approx(math.log(2), rel=1e-15)
-    assert binary_cross_entropy_with_logits(values([2.0]), [0]).data == pytest.approx(math.log1p(math.exp(2)), rel=1e-15)
+    assert binary_cross_entropy_with_logits(values([2.0]), [0]).data == pytest.approx(
+        math.log1p(math.exp(2)), rel=1e-15
+    )
 
 
 def test_cross_entropy_known_value_and_softmax_gradient():
@@ -81,7 +83,8 @@ def test_cross_entropy_is_exact_at_logits_of_plus_minus_1000(label, expected):
 
 
 @pytest.mark.parametrize(
-    "logit, label, expected, grad", [(1000.0, 0, 1000.0, 1.0), (1000.0, 1, 0.0, 0.0), (-1000.0, 0, 0.0, 0.0), (-1000.0, 1, 1000.0, -1.0)]
+    "logit, label, expected, grad",
+    [(1000.0, 0, 1000.0, 1.0), (1000.0, 1, 0.0, 0.0), (-1000.0, 0, 0.0, 0.0), (-1000.0, 1, 1000.0, -1.0)],
 )
 def test_binary_cross_entropy_is_exact_at_logits_of_plus_minus_1000(logit, label, expected, grad):
     z = Value(logit)

@@ -101,4 +101,6 @@ def test_notebook_imports_micrograd(path):
 @each_notebook
 def test_notebook_kernel_is_python3(path):
     kernelspec = read(path).metadata.get("kernelspec", {})
-    assert kernelspec.get("name") == "python3", f"{path.name} has kernelspec {dict(kernelspec)!r}, expected name 'python3'"
+    assert kernelspec.get("name") == "python3", (
+        f"{path.name} has kernelspec {dict(kernelspec)!r}, expected name 'python3'"
+    )

@@ -78,9 +78,17 @@ def test_load_state_dict_round_trip_is_bit_exact(name):
     [
         (lambda s: s.pop("layers.1.neurons.0.b"), ValueError, r"missing \['layers.1.neurons.0.b'\], unexpected none"),
         (lambda s: s.update(extra=1.0), ValueError, r"missing none, unexpected \['extra'\]"),
-        (lambda s: s.update({"layers.0.neurons.0.w.1": "0.5"}), TypeError, "'layers.0.neurons.0.w.1' must be a real number, got str: '0.5'"),
+        (
+            lambda s: s.update({"layers.0.neurons.0.w.1": "0.5"}),
+            TypeError,
+            "'layers.0.neurons.0.w.1' must be a real number, got str: '0.5'",
+        ),
         (lambda s: s.update({"layers.0.neurons.0.w.1": True}), TypeError, "must be a real number, got bool: True"),
-        (lambda s: s.update({"layers.2.neurons.0.b": float("nan")}), ValueError, "'layers.2.neurons.0.b' must be finite, got nan"),
+        (
+            lambda s: s.update({"layers.2.neurons.0.b": float("nan")}),
+            ValueError,
+            "'layers.2.neurons.0.b' must be finite, got nan",
+        ),
     ],
 )
 def test_load_state_dict_errors_name_the_entry_and_change_nothing(change, error, message):
@@ -224,12 +232,24 @@ MALFORMED = [
     ("null number", edit(_set(["state", "layers.0.neurons.1.w.0"], None)), "must be a real number, got NoneType"),
     ("bool number", edit(_set(["state", "layers.0.neurons.1.w.0"], True)), "must be a real number, got bool"),
     ("list number", edit(_set(["state", "layers.0.neurons.1.w.0"], [1.0])), "must be a real number, got list"),
-    ("wrong shape", edit(_set(["architecture", "nouts"], [4, 1])), "the architecture \\(MLP\\) has 17 numbers but 'state' holds 13"),
+    (
+        "wrong shape",
+        edit(_set(["architecture", "nouts"], [4, 1])),
+        "the architecture \\(MLP\\) has 17 numbers but 'state' holds 13",
+    ),
     ("unknown type", edit(_set(["architecture", "type"], "Transformer")), "'type' must be one of"),
-    ("nouts not ints", edit(_set(["architecture", "nouts"], [3.0, 1])), "'nouts' must be a non-empty list of positive ints"),
+    (
+        "nouts not ints",
+        edit(_set(["architecture", "nouts"], [3.0, 1])),
+        "'nouts' must be a non-empty list of positive ints",
+    ),
     ("fused not bool", edit(_set(["architecture", "fused"], "yes")), "'fused' must be a bool, got str: 'yes'"),
     ("missing nin", edit(_delete(["architecture", "nin"])), "architecture: missing 'nin'"),
-    ("unknown activation", edit(_set(["architecture", "activation"], "swish")), "'activation': 'swish'.* does not match"),
+    (
+        "unknown activation",
+        edit(_set(["architecture", "activation"], "swish")),
+        "'activation': 'swish'.* does not match",
+    ),
     ("architecture a list", edit(_set(["architecture"], [])), "architecture must be an object, got list"),
 ]
 

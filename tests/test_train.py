@@ -155,7 +155,11 @@ def test_fit_default_optimizer_is_sgd_and_records_its_lr():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"loss": "l1"}, ValueError, r"loss must be one of \['bce', 'cross_entropy', 'hinge', 'mse'\] or a function, got 'l1'"),
+        (
+            {"loss": "l1"},
+            ValueError,
+            r"loss must be one of \['bce', 'cross_entropy', 'hinge', 'mse'\] or a function, got 'l1'",
+        ),
         ({"loss": 3}, TypeError, "loss must be a name or a function, got int: 3"),
         ({"epochs": -1}, ValueError, "epochs must be an int >= 0, got -1"),
         ({"metric": "acc"}, TypeError, "metric must be 'auto', None or a function, got 'acc'"),

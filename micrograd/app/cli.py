@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Train a multi-layer perceptron on a 2-D toy data set with a progress bar, print the final loss\n"
             "and accuracy, and write into the output folder:\n"
-            + "".join(f"  {name:<22} {about.format(path='model.json', neuron='i', point='j')}\n" for name, about in FILES.values())
+            + "".join(
+                f"  {name:<22} {about.format(path='model.json', neuron='i', point='j')}\n"
+                for name, about in FILES.values()
+            )
             + "\nTwo-class data sets (moons, circles, xor) train one output with the hinge loss on -1/+1\n"
             "labels, as karpathy's demo does; spiral and blobs train one output per class with the\n"
             "cross-entropy loss. Both add 1e-4 times the sum of squared weights. A quarter of the points\n"
@@ -246,14 +249,18 @@ def demo(args: argparse.Namespace) -> DemoResult:
     # One seed, separate streams: the weights do not change when --samples does.
     X, y = spec.make(args.samples, noise, k, random.Random(args.seed))
     if args.test_size > 0:
-        X_train, X_test, y_train, y_test = data.train_test_split(X, y, args.test_size, random_state=random.Random(args.seed))
+        X_train, X_test, y_train, y_test = data.train_test_split(
+            X, y, args.test_size, random_state=random.Random(args.seed)
+        )
     else:
         X_train, X_test, y_train, y_test = X, [], y, []
     binary = k == 2
     if binary:  # the hinge loss's labels: -1 and +1
         y_train, y_test = [2 * t - 1 for t in y_train], [2 * t - 1 for t in y_test]
     model = MLP(2, [*args.hidden, 1 if binary else k], rng=random.Random(args.seed))
-    optimizer: Optimizer = Adam(model.parameters(), lr=lr) if args.optimizer == "adam" else SGD(model.parameters(), lr=lr)
+    optimizer: Optimizer = (
+        Adam(model.parameters(), lr=lr) if args.optimizer == "adam" else SGD(model.parameters(), lr=lr)
+    )
     schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.1, total_iters=args.epochs)
     test = (X_test, y_test) if X_test else None
     history = fit(

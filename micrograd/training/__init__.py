@@ -11,7 +11,7 @@ from ..lazy import lazy_exports
 # The module `fit.py` and its function `fit` share a name, and the import system sets a
 # submodule as an attribute of its package whenever it loads it, which would make
 # `micrograd.training.fit` the module. Binding the function here, after that, keeps it the function.
-from .fit import fit
+from .fit import fit as fit
 
 _EXPORTS = {
     **dict.fromkeys(["fit", "LOSSES"], "micrograd.training.fit"),
@@ -26,7 +26,8 @@ _EXPORTS = {
         "micrograd.training.optim",
     ),
     **dict.fromkeys(
-        ["make_moons", "make_circles", "make_blobs", "make_spiral", "make_xor", "train_test_split", "batches", "as_rng"],
+        ["make_moons", "make_circles", "make_blobs", "make_spiral", "make_xor", "train_test_split", "batches",
+         "as_rng"],
         "micrograd.training.data",
     ),
     **dict.fromkeys(

@@ -83,7 +83,9 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     if len(X) != len(y) or not X:
-        raise ValueError(f"fit needs one label per sample and at least one sample, got {len(X)} samples, {len(y)} labels")
+        raise ValueError(
+            f"fit needs one label per sample and at least one sample, got {len(X)} samples, {len(y)} labels"
+        )
     if optimizer is None:
         optimizer = scheduler.optimizer if scheduler is not None else SGD(model.parameters(), lr=0.1)
     elif scheduler is not None and scheduler.optimizer is not optimizer:

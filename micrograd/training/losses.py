@@ -59,7 +59,9 @@ def _label(op: str, y: object, allowed: Sequence[float]) -> float:
     return float(y)
 
 
-def mse_loss(outputs: Sequence[Union[Scalar, Sequence[Scalar]]], targets: Sequence[Union[float, Sequence[float]]]) -> Value:
+def mse_loss(
+    outputs: Sequence[Union[Scalar, Sequence[Scalar]]], targets: Sequence[Union[float, Sequence[float]]]
+) -> Value:
     """Mean squared error, mean((output - target) ** 2).
 
     Outputs may also be lists (several outputs per sample): the mean is then over every

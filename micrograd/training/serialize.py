@@ -63,7 +63,13 @@ def describe(module: Module) -> Spec:
         neurons = module.neurons
         fused = _uniform(module, "neurons' fused settings", [n.fused for n in neurons])
         nin = len(neurons[0].w)
-        return {"type": "Layer", "nin": nin, "nout": len(neurons), "activation": _layer_activation(module), "fused": fused}
+        return {
+            "type": "Layer",
+            "nin": nin,
+            "nout": len(neurons),
+            "activation": _layer_activation(module),
+            "fused": fused,
+        }
     if isinstance(module, MLP):
         layers = [describe(layer) for layer in module.layers]
         hidden = [spec["activation"] for spec in layers[:-1]]
@@ -76,7 +82,12 @@ def describe(module: Module) -> Spec:
             "fused": _uniform(module, "layers' fused settings", [spec["fused"] for spec in layers]),
         }
     if isinstance(module, BatchNorm1d):
-        return {"type": "BatchNorm1d", "num_features": len(module.weight), "eps": module.eps, "momentum": module.momentum}
+        return {
+            "type": "BatchNorm1d",
+            "num_features": len(module.weight),
+            "eps": module.eps,
+            "momentum": module.momentum,
+        }
     if isinstance(module, Activation):
         return {"type": "Activation", "name": module.name}
     if isinstance(module, Sequential):
@@ -277,7 +288,9 @@ def _load_document(text: str, model: Optional[Module]) -> Module:
             )
     if model is None:
         if spec is None:
-            raise ModelFileError("the file has no architecture (saved with architecture=False): pass the model to load into")
+            raise ModelFileError(
+                "the file has no architecture (saved with architecture=False): pass the model to load into"
+            )
         target = _build(spec, random.Random(0), "architecture")
     else:
         target = model

@@ -132,7 +132,9 @@ def _moment(root: Value, highlight: Highlight) -> _Moment:
             amounts = tuple(amount for _, amount in highlight.pushed)
         return _Moment(False, node, highlight.grads, amounts, highlight.grad)
     if not isinstance(highlight, Value):
-        raise TypeError(f"highlight must be a Value, BackwardStep or ForwardStep, got {type(highlight).__name__}: {highlight!r}")
+        raise TypeError(
+            f"highlight must be a Value, BackwardStep or ForwardStep, got {type(highlight).__name__}: {highlight!r}"
+        )
     # A bare node: the moment right after it is processed, reading the live gradients
     # (right while `backward_steps` is at this node, or after the pass, when all are final).
     backward_order = topological_order(root)[::-1]
@@ -320,8 +322,11 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
         if current:
             edge.update(_hot())
             amount = amounts[j] if j < len(amounts) else None
-            if amount is not None and moment is not None and local is not None and "label" in edge:  # the chain rule: local * grad = what is added
-                edge["label"] = _escape_text(f"{local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}")
+            if amount is not None and moment is not None and local is not None and "label" in edge:
+                # the chain rule: local * grad = what is added
+                edge["label"] = _escape_text(
+                    f"{local[j]:.{precision}g} * {moment.grad:.{precision}g} = {amount:.{precision}g}"
+                )
             elif amount is not None:
                 edge["label"] = _escape_text(f"+= {amount:.{precision}g}")
         dot.edge(ids[parent], op, **edge)

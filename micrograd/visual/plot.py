@@ -104,7 +104,8 @@ def plot_decision_boundary(
     held_classes = _class_indices(held_out[1], "plot_decision_boundary held_out") if held_out is not None else []
     if held_out is not None and len(held_classes) != len(held_out[0]):
         raise ValueError(
-            f"plot_decision_boundary held_out needs one label per point, got {len(held_out[0])} points and {len(held_classes)} labels"
+            "plot_decision_boundary held_out needs one label per point,"
+            f" got {len(held_out[0])} points and {len(held_classes)} labels"
         )
     ax = ax if ax is not None else plt.subplots(figsize=(5, 5))[1]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -201,16 +202,22 @@ def plot_grad_norms(
     return ax
 
 
-def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], n_classes: Optional[int] = None) -> List[List[int]]:
+def confusion_matrix(
+    labels: Sequence[int], predictions: Sequence[int], n_classes: Optional[int] = None
+) -> List[List[int]]:
     """counts[true][predicted] for classes 0..n_classes-1 (default: the largest class seen, plus 1)."""
     if len(labels) != len(predictions):
-        raise ValueError(f"confusion_matrix needs as many predictions as labels, got {len(predictions)} and {len(labels)}")
+        raise ValueError(
+            f"confusion_matrix needs as many predictions as labels, got {len(predictions)} and {len(labels)}"
+        )
     if n_classes is None:
         if len(labels) == 0:
             raise ValueError("confusion_matrix needs n_classes when there are no labels, got none")
     elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be an int >= 1, got {n_classes!r}")
-    seen = [int(c) for pair in zip(labels, predictions) for c in pair if isinstance(c, Integral) and not isinstance(c, bool)]
+    seen = [
+        int(c) for pair in zip(labels, predictions) for c in pair if isinstance(c, Integral) and not isinstance(c, bool)
+    ]
     k = n_classes if n_classes is not None else max(seen, default=0) + 1
     counts = [[0] * k for _ in range(k)]
     for i, (t, p) in enumerate(zip(labels, predictions)):
