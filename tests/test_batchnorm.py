@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+
 from micrograd import central_difference
 from micrograd.engine import Value
 from micrograd.nn import MLP, Activation, BatchNorm1d, Layer, Module, Sequential

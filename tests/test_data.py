@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from micrograd.training.data import batches, make_blobs, make_circles, make_moons, make_spiral, make_xor, train_test_split
+from micrograd.training.data import (
+    batches,
+    make_blobs,
+    make_circles,
+    make_moons,
+    make_spiral,
+    make_xor,
+    train_test_split,
+)
 
 GENERATORS = [
     (make_moons, {"noise": 0.1}, {0, 1}),

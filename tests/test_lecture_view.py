@@ -10,9 +10,9 @@ import math
 import pathlib
 import random
 
+import lecture_graphs
 import pytest
 
-import lecture_graphs
 from micrograd import Value, topological_order
 from micrograd.nn import MLP, Neuron
 

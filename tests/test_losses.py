@@ -8,6 +8,7 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from micrograd import central_difference
 from micrograd.engine import Value
 from micrograd.training.losses import (
