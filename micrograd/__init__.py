@@ -22,7 +22,7 @@ third-party library; `from micrograd import draw_dot` imports graphviz, and so o
 from .lazy import lazy_exports
 from .visual.graphviz_hook import watch_for_graphviz
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _EXPORTS = {
     # the engine, its ops, and the passes step by step

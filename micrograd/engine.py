@@ -193,35 +193,35 @@ class Value:
 
     def exp(self) -> "Value":
         """e ** self."""
-        return _node(EXP, EXP.forward(self.data), (self,))
+        return _unary(EXP, self)
 
     def log(self) -> "Value":
         """The natural logarithm (self > 0)."""
-        return _node(LOG, LOG.forward(self.data), (self,))
+        return _unary(LOG, self)
 
     def tanh(self) -> "Value":
         """The hyperbolic tangent (stable for every finite input)."""
-        return _node(TANH, TANH.forward(self.data), (self,))
+        return _unary(TANH, self)
 
     def sigmoid(self) -> "Value":
         """The logistic function 1 / (1 + e**-self), stable for every finite input."""
-        return _node(SIGMOID, SIGMOID.forward(self.data), (self,))
+        return _unary(SIGMOID, self)
 
     def softplus(self) -> "Value":
         """log(1 + e**self), stable for every finite input; its derivative is sigmoid."""
-        return _node(SOFTPLUS, SOFTPLUS.forward(self.data), (self,))
+        return _unary(SOFTPLUS, self)
 
     def sin(self) -> "Value":
         """The sine (radians)."""
-        return _node(SIN, SIN.forward(self.data), (self,))
+        return _unary(SIN, self)
 
     def cos(self) -> "Value":
         """The cosine (radians)."""
-        return _node(COS, COS.forward(self.data), (self,))
+        return _unary(COS, self)
 
     def relu(self) -> "Value":
         """max(0, self); its derivative at 0 is 0, as in PyTorch."""
-        return _node(RELU, RELU.forward(self.data), (self,))
+        return _unary(RELU, self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> "Value":
         """self if self > 0 else negative_slope * self; derivative at 0 is negative_slope (PyTorch)."""
@@ -230,7 +230,7 @@ class Value:
 
     def abs(self) -> "Value":
         """|self|; its derivative at 0 is 0, as in PyTorch."""
-        return _node(ABS, ABS.forward(self.data), (self,))
+        return _unary(ABS, self)
 
     __abs__ = abs
 
@@ -462,6 +462,11 @@ def _node(fn: Primitive, data: float, args: Tuple[Operand, ...], parents: Option
         out._fn = None
         out._name = ""
     return out
+
+
+def _unary(fn: Primitive, x: Value) -> Value:
+    """`fn` applied to one Value: its forward formula on x's number, and the node."""
+    return _node(fn, fn.forward(x.data), (x,))
 
 
 def _constant(x: Any, op: str, i: int) -> float:

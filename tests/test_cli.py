@@ -206,7 +206,7 @@ def test_without_matplotlib_the_demo_trains_writes_the_svg_and_says_how_to_get_p
     code, out, _, folder = run(tmp_path, capsys)
     assert code == 0
     assert sorted(p.name for p in folder.iterdir()) == ["history.json", "model.json", "neuron.svg"]
-    assert 'no PNGs: PNG plots need matplotlib: pip install "micrograd[plot]"' in out
+    assert 'no PNGs: PNG plots need matplotlib: pip install "micrograd-lab[plot]"' in out
     assert "final loss" in out
 
 

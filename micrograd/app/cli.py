@@ -73,7 +73,7 @@ FILES = {
     "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
-PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd[plot]"'
+PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd-lab[plot]"'
 
 
 # ---------------------------------------------------------------------------------------

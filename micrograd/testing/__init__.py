@@ -12,7 +12,7 @@ A test of a new op reads:
 `gradcheck`, `gradgradcheck` and `central_difference` (`micrograd.testing.finite_differences`)
 need only the standard library. The strategies (`micrograd.testing.strategies`: `values`,
 `positive_values`, `arguments`, `expressions`, the op table `OPS`, `assert_gradients_match`)
-need hypothesis (`pip install "micrograd[testing]"`); it is imported when one of them is first
+need hypothesis (`pip install "micrograd-lab[testing]"`); it is imported when one of them is first
 used, so neither `import micrograd` nor `import micrograd.testing` imports it.
 """
 

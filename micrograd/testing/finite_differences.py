@@ -87,15 +87,8 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
 Inputs = Union[Value, Number, Sequence[Union[Value, Number]]]
 
 
-def gradcheck(
-    f: Callable[..., Any],
-    inputs: Inputs,
-    *,
-    eps: float = EPS,
-    atol: float = ATOL,
-    rtol: float = RTOL,
-    raise_exception: bool = True,
-) -> bool:
+def gradcheck(f: Callable[..., Any], inputs: Inputs, *, eps: float = EPS, atol: float = ATOL, rtol: float = RTOL,
+              raise_exception: bool = True) -> bool:
     """Check the gradients `backward()` gives for `f(*inputs)` against central differences.
 
     `inputs` is a sequence of Values and/or numbers (or a single one). Numbers become new
@@ -117,15 +110,8 @@ def gradcheck(
     return _verdict(failures, f, leaves, "gradcheck", raise_exception)
 
 
-def gradgradcheck(
-    f: Callable[..., Any],
-    inputs: Inputs,
-    *,
-    eps: float = EPS,
-    atol: float = ATOL,
-    rtol: float = RTOL,
-    raise_exception: bool = True,
-) -> bool:
+def gradgradcheck(f: Callable[..., Any], inputs: Inputs, *, eps: float = EPS, atol: float = ATOL, rtol: float = RTOL,
+                  raise_exception: bool = True) -> bool:
     """Check second derivatives: every d²f / (dx_i dx_j) that `grad(create_graph=True)`
     gives against central differences of the first derivatives `grad()` gives.
 

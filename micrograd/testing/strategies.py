@@ -16,7 +16,7 @@ roots. `OPS` is the table of built-in ops, each with its plain-float twin and do
 expression graphs from a chosen set of ops, built-in or your own `Op`s (shared
 subexpressions, constants on either side), each with its plain-float twin.
 
-This module needs hypothesis (`pip install "micrograd[testing]"`); neither `import micrograd`
+This module needs hypothesis (`pip install "micrograd-lab[testing]"`); neither `import micrograd`
 nor `import micrograd.testing` imports it (`micrograd.testing` re-exports these names lazily).
 """
 
@@ -29,23 +29,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 try:
     from hypothesis import strategies as st
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError('micrograd.testing.strategies needs hypothesis: pip install "micrograd[testing]"') from e
+    raise ImportError('micrograd.testing.strategies needs hypothesis: pip install "micrograd-lab[testing]"') from e
 
 from ..arguments import finite_float
 from ..engine import Value, affine
 from .finite_differences import ATOL, EPS, RTOL, gradcheck, gradgradcheck
 
-__all__ = [
-    "MARGIN",
-    "OPS",
-    "Expression",
-    "Op",
-    "arguments",
-    "assert_gradients_match",
-    "expressions",
-    "positive_values",
-    "values",
-]
+__all__ = ["MARGIN", "OPS", "Expression", "Op", "arguments", "assert_gradients_match", "expressions", "positive_values",
+           "values"]
 
 MARGIN = 1e-3  # default distance from kinks and domain edges: 1000 gradcheck steps of 1e-6
 

@@ -1,5 +1,5 @@
 """Pictures of graphs and training: `draw_dot` (graphviz), the forward and backward passes
-frame by frame, and plots (matplotlib, `pip install "micrograd[plot]"`).
+frame by frame, and plots (matplotlib, `pip install "micrograd-lab[plot]"`).
 
 Each name is imported from its module on first use (see `micrograd.lazy`), so graphviz and
 matplotlib are imported only when a drawing or a plot is made.

@@ -1,7 +1,7 @@
 """Plots for training and teaching: decision boundaries, learning curves, gradient norms
 by depth, confusion matrices and small images. Shared by `micrograd demo` and the notebooks.
 
-Needs matplotlib (`pip install "micrograd[plot]"`); `import micrograd` does not import it.
+Needs matplotlib (`pip install "micrograd-lab[plot]"`); `import micrograd` does not import it.
 Every function draws on the `ax` (or `axes`) it is given, or on a new figure, and returns
 what it drew on, so plots compose: `fig, (a, b) = plt.subplots(1, 2)`, then pass `ax=a`.
 """
@@ -17,20 +17,13 @@ try:
     from matplotlib.colors import Normalize
     from matplotlib.lines import Line2D
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError('micrograd.visual.plot needs matplotlib: pip install "micrograd[plot]"') from e
+    raise ImportError('micrograd.visual.plot needs matplotlib: pip install "micrograd-lab[plot]"') from e
 
 from ..engine import Value, no_grad
 from ..nn import Module
 
-__all__ = [
-    "predict_classes",
-    "plot_decision_boundary",
-    "plot_history",
-    "plot_grad_norms",
-    "plot_confusion_matrix",
-    "confusion_matrix",
-    "plot_images",
-]
+__all__ = ["predict_classes", "plot_decision_boundary", "plot_history", "plot_grad_norms", "plot_confusion_matrix",
+           "confusion_matrix", "plot_images"]
 
 Axes = Any  # matplotlib.axes.Axes; kept loose so the module type-checks without stubs
 
