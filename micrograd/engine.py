@@ -158,6 +158,7 @@ class Value:
         if not callable(fn):
             raise TypeError(f"_backward must be callable, got {type(fn).__name__}: {fn!r}")
         self._hand_backward = fn
+        self._fn = None  # its derivative is now the hand-written one
 
     # --- the ops: each one is a row of the table below the class ------------------------
 
@@ -749,11 +750,13 @@ def backward_pass(root: Value) -> Iterator[Tuple[Value, Optional[List[float]]]]:
 
 
 def _stepped_pass(order: List[Value]) -> Iterator[Tuple[Value, Optional[List[float]]]]:
-    yield from _start_pass(order)
+    for node, local in _start_pass(order):
+        # node.grad is what it pushed (a node is never its own parent): the same products it added.
+        yield node, None if local is None else [d * node.grad for d in local]
     _sync_views(order)
 
 
-def _start_pass(order: List[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+def _start_pass(order: List[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[Sequence[Any]]]]:
     """Reset every interior node's grad, seed the root, and return the chain rule's steps."""
     for node in order:
         if node._parents:
@@ -771,38 +774,41 @@ def _sync_views(order: List[Value]) -> None:
                 node._view.sync(node)
 
 
-def _propagate(nodes: Iterable[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+def _propagate(nodes: Iterable[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[Sequence[Any]]]]:
     """The chain rule, the one place gradients are accumulated: for each node (given
-    children before parents), add d(node)/d(parent) * node.grad into each parent's grad."""
+    children before parents), add d(node)/d(parent) * node.grad into each parent's grad.
+    Yields each node with its local derivatives (None when it pushed nothing, or pushed
+    by a hand-written `_backward`)."""
     for node in nodes:
-        if node._hand_backward is not None:  # the lecture's way: the op pushes its own gradient
-            if create_graph:
-                raise _built_by_hand(node)
-            node._hand_backward()
+        fn = node._fn
+        if fn is None:  # a leaf, or a node built by hand
+            if node._hand_backward is not None:  # the lecture's way: the op pushes its own gradient
+                if create_graph:
+                    raise _built_by_hand(node)
+                node._hand_backward()
             yield node, None
             continue
         g = node.grad
-        if node._fn is None or g == 0.0:  # a leaf, or nothing to push (dead ReLU branches are common)
+        if g == 0.0:  # nothing to push (dead ReLU branches are common)
             yield node, None
             continue
-        fn = node._fn
         parents = node._parents
         partials = fn.partials
-        amounts: Any
+        local: Sequence[Any]
         if create_graph or not fn.floats or node._args is not parents:
-            amounts = edge_gradients(node, create_graph)  # the general way: Values, users' ops, constants
+            local = _local_grads(node, create_graph)  # the general way: Values, users' ops, constants
         # Speed: the float first-order pass for the common shapes, with fewer calls; the
-        # same derivatives, the same products.
+        # same derivatives on the same numbers.
         elif partials is None:  # one derivative for all operands (affine)
-            amounts = [d * g for d in fn._derivative(*[p.data for p in parents], node.data)]  # type: ignore[misc]
+            local = fn._derivative(*[p.data for p in parents], node.data)  # type: ignore[misc]
         elif len(parents) == 1:
-            amounts = (partials[0](parents[0].data, node.data) * g,)
+            local = (partials[0](parents[0].data, node.data),)
         else:
             a, b = parents[0].data, parents[1].data
-            amounts = (partials[0](a, b, node.data) * g, partials[1](a, b, node.data) * g)
-        for parent, amount in zip(parents, amounts):
-            parent.grad += amount
-        yield node, amounts
+            local = (partials[0](a, b, node.data), partials[1](a, b, node.data))
+        for parent, d in zip(parents, local):
+            parent.grad += d * g
+        yield node, local
 
 
 def edge_gradients(node: Value, create_graph: bool = False) -> List[Any]:
