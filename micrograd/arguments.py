@@ -28,11 +28,14 @@ def finite_float(x: Any, what: str) -> float:
     Accepts any real number (int, float, bool, NumPy scalars); refuses anything else with a
     TypeError and NaN or infinity with a ValueError, both naming `what` and `x`.
     """
-    if hasattr(x, "grad"):  # a Value (this module cannot import the engine to ask isinstance)
+    if type(x) is float or type(x) is int:  # the common case, without the checks below (hasattr is slow)
+        f = float(x)
+    elif hasattr(x, "grad"):  # a Value (this module cannot import the engine to ask isinstance)
         raise TypeError(f"{what} needs a plain real number here, got a Value: {x!r}")
-    if not isinstance(x, Real):
+    elif not isinstance(x, Real):
         raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
-    f = float(x)
+    else:
+        f = float(x)
     if not math.isfinite(f):
         raise ValueError(f"{what} needs a finite number, got {f!r}")
     return f
