@@ -25,6 +25,14 @@ form (constants folded into the op, a neuron's weighted sum as one `affine` node
 presents 0.1.0's exactly through `_prev` and `_op`, built only when someone reads them
 (see "The lecture's view" near the end).
 
+Speed, and where it comes from (every trick is in one place): a node is made by `_node`
+without `__init__`'s checks, and writes only six slots (rare attributes such as `label` are
+class-level defaults); a neuron's weighted sum is one `affine` node whose forward pass reads
+the operands' data as it goes (`_sum_of_products`); and the chain rule (`_propagate`) skips
+every node whose gradient is 0 and evaluates the derivatives of the common shapes on floats
+with as few calls as possible. The demo's training step runs about 90x faster than
+micrograd 0.1.0's and within 5x of a hand-written plain-float loop (benchmarks/bench_step.py).
+
 A node never refers to itself through its own attributes, so a graph is freed by
 reference counting alone as soon as the last outside reference goes (micrograd 0.1.0's
 `_backward` closures captured their own node, leaving every graph to the cyclic GC).

@@ -53,6 +53,8 @@ def _neuron(hook=None):
 
 
 def _readme(hook=None):
+    # micrograd 0.1.0's README expression, as micrograd.app.example builds it; written out
+    # here because this script must run on micrograd 0.1.0 too, which has no such module.
     from micrograd.engine import Value
     a = Value(-4.0)
     b = Value(2.0)

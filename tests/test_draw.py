@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 
 import graphviz
 import pytest
+from graphs import SVG, lecture_graph, svg_nodes
 from graphviz.backend import dot_command
 
 import micrograd
@@ -32,8 +33,6 @@ from micrograd import (
 )
 from micrograd.nn import Neuron
 from micrograd.visual import dot_program
-
-SVG = "{http://www.w3.org/2000/svg}"
 
 
 def relu_example():
@@ -51,11 +50,6 @@ def node_lines(dot):
 def edge_lines(dot):
     return [line.strip() for line in dot.body if "->" in line]
 
-
-def svg_nodes(svg_text):
-    """The titles (DOT node ids) of the nodes in an SVG written by dot."""
-    root = ET.fromstring(svg_text)
-    return [g.find(SVG + "title").text for g in root.iter(SVG + "g") if g.get("class") == "node"]
 
 
 # --- DOT source ---------------------------------------------------------------------------
@@ -329,14 +323,6 @@ def test_no_dot_anywhere_gives_an_error_naming_both_ways_to_get_one(monkeypatch)
 
 
 # --- moments of the passes ------------------------------------------------------------------
-
-def lecture_graph():
-    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
-    d = a * b + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    return L
 
 
 def test_highlighting_a_backward_step_marks_the_node_and_the_edges_it_pushed_along():

@@ -7,30 +7,12 @@ The moments themselves (`draw_dot(..., highlight=step)`) are tested in test_draw
 from __future__ import annotations
 
 import sys
-import xml.etree.ElementTree as ET
 
 import pytest
+from graphs import lecture_graph, svg_nodes
 
 import micrograd
-from micrograd import GraphTooLargeError, Value, frames, save_frames, step_through
-
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-def svg_nodes(svg_text):
-    """The titles (DOT node ids) of the nodes in an SVG written by dot."""
-    root = ET.fromstring(svg_text)
-    return [g.find(SVG + "title").text for g in root.iter(SVG + "g") if g.get("class") == "node"]
-
-
-def lecture_graph():
-    """The lecture's graph: L = (a * b + c) * f."""
-    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
-    d = a * b + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    return L
+from micrograd import GraphTooLargeError, frames, save_frames, step_through
 
 
 def test_frames_draw_one_picture_per_step_and_leave_grads_as_backward_does():
