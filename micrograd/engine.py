@@ -803,17 +803,26 @@ def _propagate(nodes: Iterable[Value], create_graph: bool = False) -> Iterator[T
         parents = node._parents
         partials = fn.partials
         local: Sequence[Any]
-        if create_graph or not fn.floats or node._args is not parents:
-            local = _local_grads(node, create_graph)  # the general way: Values, users' ops, constants
-        # Speed: the float first-order pass for the common shapes, with fewer calls; the
-        # same derivatives on the same numbers.
-        elif partials is None:  # one derivative for all operands (affine)
+        args = node._args
+        # Speed: the float first-order pass evaluates the derivatives of the common shapes
+        # with as few calls as it can; the same derivatives on the same numbers.
+        if create_graph or not fn.floats:
+            local = _local_grads(node, create_graph)  # the general way: Values, users' ops
+        elif partials is None:  # one derivative for all operands (affine: never a constant)
             local = fn._derivative(*[p.data for p in parents], node.data)  # type: ignore[misc]
-        elif len(parents) == 1:
+        elif len(args) == 1:  # x.tanh(), x.relu(), ...
             local = (partials[0](parents[0].data, node.data),)
+        elif len(args) == 2:
+            a, b = args
+            if args is parents:  # x * y
+                x, y = parents[0].data, parents[1].data
+                local = (partials[0](x, y, node.data), partials[1](x, y, node.data))
+            elif a is parents[0]:  # x * 2, x + 1, x ** 2: a constant second
+                local = (partials[0](parents[0].data, b, node.data),)
+            else:  # 2 ** y: a constant first
+                local = (partials[1](a, parents[0].data, node.data),)
         else:
-            a, b = parents[0].data, parents[1].data
-            local = (partials[0](a, b, node.data), partials[1](a, b, node.data))
+            local = _local_grads(node)
         for parent, d in zip(parents, local):
             parent.grad += d * g
         yield node, local
