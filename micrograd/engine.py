@@ -505,40 +505,40 @@ def _show(numbers: Sequence[Any]) -> str:
 
 def exp(x: Any) -> Any:
     """e ** x of a float, a Value or a symbol."""
-    return math.exp(x) if type(x) is float else x.exp()
+    return math.exp(x) if isinstance(x, Real) else x.exp()
 
 
 def log(x: Any) -> Any:
     """The natural logarithm of a float, a Value or a symbol."""
-    return math.log(x) if type(x) is float else x.log()
+    return math.log(x) if isinstance(x, Real) else x.log()
 
 
 def sin(x: Any) -> Any:
     """The sine of a float, a Value or a symbol."""
-    return math.sin(x) if type(x) is float else x.sin()
+    return math.sin(x) if isinstance(x, Real) else x.sin()
 
 
 def cos(x: Any) -> Any:
     """The cosine of a float, a Value or a symbol."""
-    return math.cos(x) if type(x) is float else x.cos()
+    return math.cos(x) if isinstance(x, Real) else x.cos()
 
 
 def tanh(x: Any) -> Any:
     """The hyperbolic tangent of a float, a Value or a symbol."""
-    return math.tanh(x) if type(x) is float else x.tanh()
+    return math.tanh(x) if isinstance(x, Real) else x.tanh()
 
 
 def sigmoid(x: Any) -> Any:
     """The logistic function of a float, a Value or a symbol."""
-    return _sigmoid(x) if type(x) is float else x.sigmoid()
+    return _sigmoid(x) if isinstance(x, Real) else x.sigmoid()
 
 
 def where(condition: Any, if_true: Any, if_false: Any) -> Any:
     """`if_true if condition else if_false`, as a function, so that a symbolic condition
     (a symbol compared with a number) can print itself or become generated code."""
-    if isinstance(condition, bool):
-        return if_true if condition else if_false
-    return condition.where(if_true, if_false)
+    if hasattr(condition, "where"):  # a symbolic condition; any other (bool, NumPy bool) is a plain truth value
+        return condition.where(if_true, if_false)
+    return if_true if condition else if_false
 
 
 # ---------------------------------------------------------------------------------------
