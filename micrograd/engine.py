@@ -530,7 +530,7 @@ def tanh(x: Any) -> Any:
 
 def sigmoid(x: Any) -> Any:
     """The logistic function of a float, a Value or a symbol."""
-    return _sigmoid(x) if isinstance(x, Real) else x.sigmoid()
+    return _sigmoid(float(x)) if isinstance(x, Real) else x.sigmoid()
 
 
 def where(condition: Any, if_true: Any, if_false: Any) -> Any:
