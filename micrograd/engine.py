@@ -42,15 +42,18 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+import weakref
 from collections import deque
 from numbers import Real
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Generator, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 from .arguments import finite_float
 
 __all__ = [
-    "Value", "Primitive", "primitive", "affine", "grad", "no_grad", "is_grad_enabled", "topological_order",
-    "backward_pass", "edge_gradients", "exp", "log", "sin", "cos", "tanh", "sigmoid", "where",
+    "Value", "Primitive", "primitive", "affine", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+    "is_grad_enabled", "NonFiniteError", "topological_order", "backward_pass", "edge_gradients",
+    "exp", "log", "sin", "cos", "tanh", "sigmoid", "where",
 ]
 
 Number = Union[int, float]
@@ -58,7 +61,6 @@ Operand = Union["Value", int, float]
 Forward = Callable[..., float]
 Derivative = Callable[..., Any]
 
-_grad_enabled = True  # flipped by `no_grad`; ops made while it is False record no history
 _new = object.__new__  # nodes made by ops skip __init__'s argument checks (their inputs are checked)
 
 
@@ -159,7 +161,7 @@ class Value:
         """
         if self._hand_backward is not None:
             return self._hand_backward
-        return functools.partial(_exhaust, _propagate((self,)))
+        return functools.partial(_backward_step, self)
 
     @_backward.setter
     def _backward(self, fn: Callable[[], None]) -> None:
@@ -286,7 +288,12 @@ class Value:
         d(self)/d(node) for this call, so a graph drawn afterwards shows true values.
         """
         order = topological_order(self)
-        _exhaust(_start_pass(order))
+        leaves, steps = _start_pass(order)
+        try:
+            _exhaust(steps)
+        except BaseException:  # nothing half-done: a retry must not add to what this call added
+            _restore(leaves)
+            raise
         _sync_views(order)
 
     def detach(self) -> "Value":
@@ -454,14 +461,14 @@ def _node(fn: Primitive, data: float, args: Tuple[Operand, ...], parents: Option
           name: Optional[str] = None) -> Value:
     """The output node of `fn` applied to `args` (already checked): `data` must be finite."""
     if data - data:  # inf - inf and nan - nan are nan: true only for a non-finite result
-        raise OverflowError(
-            f"{fn.name} overflowed: the result of {fn.name} on"
-            f" {', '.join(repr(a.data if isinstance(a, Value) else a) for a in args)} is not finite"
-        )
+        numbers = ", ".join(repr(a.data if isinstance(a, Value) else a) for a in args)
+        if any(_data(a) - _data(a) for a in args):  # it came in that way (a .data set by hand)
+            raise ValueError(f"{fn.name} needs finite inputs, got {numbers}")
+        raise OverflowError(f"{fn.name} overflowed: the result of {fn.name} on {numbers} is not finite")
     out = _new(Value)
     out.data = data
     out.grad = 0.0
-    if _grad_enabled:
+    if _threads_off == 0 or _mode.off is None:  # grad mode is on (see "Gradient mode")
         out._args = args
         out._parents = args if parents is None else parents  # type: ignore[assignment]
         out._fn = fn
@@ -475,7 +482,10 @@ def _node(fn: Primitive, data: float, args: Tuple[Operand, ...], parents: Option
 
 def _unary(fn: Primitive, x: Value) -> Value:
     """`fn` applied to one Value: its forward formula on x's number, and the node."""
-    return _node(fn, fn.forward(x.data), (x,))
+    d = x.data
+    if d - d:  # a non-finite input can give a finite output (tanh(inf) is 1): refuse it here
+        raise ValueError(f"{fn.name} needs a finite input, got {d!r} (was .data set by hand?)")
+    return _node(fn, fn.forward(d), (x,))
 
 
 def _constant(x: Any, op: str, i: int) -> float:
@@ -510,7 +520,7 @@ def exp(x: Any) -> Any:
 
 def log(x: Any) -> Any:
     """The natural logarithm of a float, a Value or a symbol."""
-    return math.log(x) if isinstance(x, Real) else x.log()
+    return _log(float(x)) if isinstance(x, Real) else x.log()
 
 
 def sin(x: Any) -> Any:
@@ -572,12 +582,12 @@ def _log(x: float) -> float:
 
 
 def _power(x: float, y: float) -> float:
+    if x - x or y - y:  # inf ** 0 is 1: a non-finite input can give a finite result
+        raise ValueError(f"** needs finite inputs, got {x!r} ** {y!r}")
     if x < 0.0 and not y.is_integer():
         raise ValueError(f"** of a negative number to a fractional power is complex: {x!r} ** {y!r}")
     if x == 0.0 and y < 0.0:
         raise ZeroDivisionError(f"** of zero to a negative power: {x!r} ** {y!r}")
-    if x == 0.0 and 0.0 < y < 1.0:
-        raise ValueError(f"** has an infinite derivative at zero: {x!r} ** {y!r}")
     try:
         return float(x ** y)
     except OverflowError:
@@ -617,7 +627,9 @@ SIN = Primitive("sin", math.sin, partials=(lambda x, out: cos(x),), floats=True)
 COS = Primitive("cos", math.cos, partials=(lambda x, out: -sin(x),), floats=True)
 # Piecewise linear: at the kink the derivative follows PyTorch (relu'(0) = 0, |x|'(0) = 0).
 # relu's forward is 0.1.0's expression, so relu(-0.0) gives the same number.
-RELU = Primitive("ReLU", lambda x: 0.0 if x < 0 else x, partials=(lambda x, out: where(x > 0, 1.0, 0.0),),
+# relu's derivative reads the result, as 0.1.0's `(out.data > 0) * out.grad` does (the same
+# thing as x > 0, unless the input's data is changed between the forward and backward pass).
+RELU = Primitive("ReLU", lambda x: 0.0 if x < 0 else x, partials=(lambda x, out: where(out > 0, 1.0, 0.0),),
                  floats=True)
 LEAKY_RELU = Primitive("leaky_relu", lambda x, a: x if x > 0 else a * x, partials=(
     lambda x, a, out: where(x > 0, 1.0, a),
@@ -634,7 +646,8 @@ def affine(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
     The sum is taken in micrograd 0.1.0's order, so the numbers are the ones its
     `sum((wi*xi for ...), b)` gives, but the graph holds one node instead of 2n; its
     `_prev` still shows 0.1.0's chain of `*` and `+` nodes. Plain numbers among the inputs
-    become constant leaves.
+    are constants of the op (not parents), as in `x * 2`; the lecture's view shows each as
+    a new leaf, as 0.1.0's `wi * xi` makes one for every neuron.
     """
     if len(weights) != len(inputs):
         raise ValueError(f"affine needs as many inputs as weights, got {len(inputs)} inputs for {len(weights)} weights")
@@ -642,14 +655,16 @@ def affine(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> 
         raise TypeError(f"affine needs a Value bias, got {type(bias).__name__}: {bias!r}")
     xs: Sequence[Value] = inputs  # type: ignore[assignment]  # (a cast() here costs a typing lookup per neuron)
     try:
-        z = _sum_of_products(bias, weights, xs)
+        return _node(AFFINE, _sum_of_products(bias, weights, xs), (*weights, *xs, bias))
     except AttributeError:  # a plain number among them: only inputs may be one
-        for w in weights:
-            if not isinstance(w, Value):
-                raise TypeError(f"affine needs Value weights, got {type(w).__name__}: {w!r}") from None
-        xs = [x if isinstance(x, Value) else Value(finite_float(x, "affine input")) for x in inputs]
-        z = _sum_of_products(bias, weights, xs)
-    return _node(AFFINE, z, (*weights, *xs, bias))
+        pass
+    for w in weights:
+        if not isinstance(w, Value):
+            raise TypeError(f"affine needs Value weights, got {type(w).__name__}: {w!r}")
+    operands = (*weights, *[x if isinstance(x, Value) else _constant(x, "affine", i)
+                            for i, x in enumerate(inputs, len(weights))], bias)
+    numbers = [a.data if isinstance(a, Value) else a for a in operands]
+    return _node(AFFINE, _affine(*numbers), operands, tuple(a for a in operands if isinstance(a, Value)))
 
 
 def _sum_of_products(bias: Value, weights: Sequence[Value], inputs: Sequence[Value]) -> float:
@@ -741,7 +756,7 @@ def _parents_in(node: Value, lecture: bool) -> Tuple[Value, ...]:
     return node._prev if lecture else node._parents
 
 
-def backward_pass(root: Value) -> Iterator[Tuple[Value, Optional[List[float]]]]:
+def backward_pass(root: Value) -> Generator[Tuple[Value, Optional[List[float]]], None, None]:
     """`root.backward()`, one node at a time, for watching the chain rule work.
 
     Before the first node, as in `backward()`, every interior node's gradient is reset and
@@ -750,31 +765,105 @@ def backward_pass(root: Value) -> Iterator[Tuple[Value, Optional[List[float]]]]:
     node pushed its gradient: `amounts[j]` is exactly what was added to `node.parents[j]
     .grad`, or None when the node has a hand-written `_backward` (or pushed nothing: a leaf,
     or a zero gradient, which `backward()` skips). Exhausted, it has done what `backward()`
-    does, bit for bit.
+    does, bit for bit. Abandoned midway (closed, or dropped), or stopped by an error, it
+    puts every gradient back as it found it, so a retry gives the right numbers.
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_pass needs a Value, got {type(root).__name__}: {root!r}")
     return _stepped_pass(topological_order(root))
 
 
-def _stepped_pass(order: List[Value]) -> Iterator[Tuple[Value, Optional[List[float]]]]:
-    for node, local in _start_pass(order):
-        # node.grad is what it pushed (a node is never its own parent): the same products it added.
-        yield node, None if local is None else [d * node.grad for d in local]
+def _stepped_pass(order: List[Value]) -> Generator[Tuple[Value, Optional[List[float]]], None, None]:
+    if _open_passes:
+        _abandon_open_passes(order)
+    state = _OpenPass(order)
+    _, steps = _start_pass(order)
+    state.started()
+    _open_passes.add(state)
+    try:
+        for node, local in steps:
+            state.pushed(node)
+            # node.grad is what it pushed (a node is never its own parent): the same products it added.
+            yield node, None if local is None else [d * node.grad for d in local]
+            if state.abandoned:
+                raise RuntimeError(
+                    "this stepped backward pass was abandoned (its gradients put back) when another"
+                    " backward pass started on the same graph; start a new one"
+                )
+        state.finished = True
+    finally:
+        _open_passes.discard(state)
+        if not state.finished:
+            state.undo()  # abandoned or failed: the graph goes back to how the pass found it
     _sync_views(order)
 
 
-def _start_pass(order: List[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[Sequence[Any]]]]:
-    """Reset every interior node's grad, seed the root, and return the chain rule's steps."""
+class _OpenPass:
+    """A stepped backward pass under way: what to put back if it is abandoned."""
+
+    __slots__ = ("nodes", "before", "left", "finished", "abandoned", "__weakref__")
+
+    def __init__(self, order: List[Value]) -> None:
+        self.nodes = order
+        self.before = [(node, node.grad) for node in order]
+        self.left: dict[Value, Any] = {}  # the gradient this pass last left in each node
+        self.finished = self.abandoned = False
+
+    def started(self) -> None:
+        self.left = {node: node.grad for node in self.nodes}
+
+    def pushed(self, node: Value) -> None:
+        for parent in node._parents:
+            self.left[parent] = parent.grad
+
+    def undo(self) -> None:
+        if not self.abandoned:
+            self.abandoned = True
+            # Put back only what nobody changed since (told by identity: the float object
+            # this pass stored is still there): a `zero_grad()` or `.grad = ...` made in the
+            # middle of a pass stands.
+            _restore([(node, g) for node, g in self.before if node.grad is self.left[node]])
+
+
+_open_passes: "weakref.WeakSet[_OpenPass]" = weakref.WeakSet()  # stepped passes not yet finished
+
+
+def _abandon_open_passes(order: Sequence[Value]) -> None:
+    """Before a pass starts: undo any unfinished stepped pass over the same nodes, so the
+    two never add into one gradient (a cell stepped halfway, then `backward()`)."""
+    for state in list(_open_passes):
+        if not state.finished and not state.abandoned and not set(state.nodes).isdisjoint(order):
+            state.undo()
+
+
+Leaves = List[Tuple[Value, Any]]  # each leaf of a pass, with the gradient it had before
+Steps = Iterator[Tuple[Value, Optional[Sequence[Any]]]]  # the chain rule, one node at a time
+
+
+def _start_pass(order: Sequence[Value], create_graph: bool = False, *, alone: bool = True
+                ) -> Tuple[Leaves, Steps]:
+    """Reset every interior node's grad, seed the root; return each leaf with the gradient
+    it had (to put back if the pass fails) and the chain rule's steps. `alone`: first undo
+    any unfinished stepped pass over these nodes (`grad`, which puts everything back, needn't)."""
+    if alone and _open_passes:
+        _abandon_open_passes(order)
+    leaves = []
     for node in order:
         if node._parents:
             node.grad = 0.0
+        else:
+            leaves.append((node, node.grad))
     root = order[-1]
     root.grad = 1.0 if root._parents else root.grad + 1.0
-    return _propagate(reversed(order), create_graph)
+    return leaves, _propagate(order, create_graph)
 
 
-def _sync_views(order: List[Value]) -> None:
+def _restore(leaves: Leaves) -> None:
+    for leaf, g in leaves:
+        leaf.grad = g
+
+
+def _sync_views(order: Sequence[Value]) -> None:
     """Give the nodes of micrograd 0.1.0's view (made only if someone read `_prev`) their grads."""
     if _LectureView.made:
         for node in order:
@@ -782,50 +871,142 @@ def _sync_views(order: List[Value]) -> None:
                 node._view.sync(node)
 
 
-def _propagate(nodes: Iterable[Value], create_graph: bool = False) -> Iterator[Tuple[Value, Optional[Sequence[Any]]]]:
-    """The chain rule, the one place gradients are accumulated: for each node (given
-    children before parents), add d(node)/d(parent) * node.grad into each parent's grad.
-    Yields each node with its local derivatives (None when it pushed nothing, or pushed
-    by a hand-written `_backward`)."""
-    for node in nodes:
-        fn = node._fn
-        if fn is None:  # a leaf, or a node built by hand
-            if node._hand_backward is not None:  # the lecture's way: the op pushes its own gradient
-                if create_graph:
-                    raise _built_by_hand(node)
-                node._hand_backward()
-            yield node, None
+def _backward_step(node: Value) -> None:
+    """An engine node's `_backward()`: one step of the chain rule, as the lecture calls it by hand."""
+    _exhaust(_propagate((node,)))
+    if node._view is not None:
+        node._view.sync(node)  # the lecture's constant leaves get their share too
+
+
+def _propagate(order: Sequence[Value], create_graph: bool = False) -> Steps:
+    """The chain rule, the one place gradients are accumulated: for each node of `order`
+    (a topological order, walked backwards: children before parents), add
+    d(node)/d(parent) * node.grad into each parent's grad. Yields each node with its local
+    derivatives (None when it pushed nothing, or pushed by a hand-written `_backward`).
+
+    A node's gradient is complete when the walk reaches it, so that is where it is checked
+    for being finite (once per node, not per edge): the error names the node and the
+    amounts that made it.
+    """
+    node = None
+    try:
+        for node in reversed(order):
+            fn = node._fn
+            if fn is None:  # a leaf, or a node built by hand
+                if node._hand_backward is not None:  # the lecture's way: the op pushes its own gradient
+                    if create_graph:
+                        raise _built_by_hand(node)
+                    node._hand_backward()
+                    _check_hand_backward(node)
+                elif not _finite(node.grad):
+                    raise _nonfinite_gradient(node, order)
+                yield node, None
+                continue
+            g = node.grad
+            if g == 0.0:  # nothing to push (dead ReLU branches are common)
+                yield node, None
+                continue
+            parents = node._parents
+            partials = fn.partials
+            local: Sequence[Any]
+            args = node._args
+            # Speed: the float first-order pass evaluates the derivatives of the common shapes
+            # with as few calls as it can; the same derivatives on the same numbers.
+            if create_graph or not fn.floats:
+                if not _finite(g):
+                    raise _nonfinite_gradient(node, order)
+                local = _local_grads(node, create_graph)  # the general way: Values, users' ops
+            elif g - g:  # inf - inf and nan - nan are nan: true only for a non-finite gradient
+                raise _nonfinite_gradient(node, order)
+            elif partials is None:  # one derivative for all operands (affine)
+                if args is parents:
+                    local = fn._derivative(*[p.data for p in parents], node.data)  # type: ignore[misc]
+                else:  # constant inputs (a first layer fed plain numbers)
+                    local = _local_grads(node)
+            elif len(args) == 1:  # x.tanh(), x.relu(), ...
+                local = (partials[0](parents[0].data, node.data),)
+            elif len(args) == 2:
+                a, b = args
+                if args is parents:  # x * y
+                    x, y = parents[0].data, parents[1].data
+                    local = (partials[0](x, y, node.data), partials[1](x, y, node.data))
+                elif a is parents[0]:  # x * 2, x + 1, x ** 2: a constant second
+                    local = (partials[0](parents[0].data, b, node.data),)
+                else:  # 2 ** y: a constant first
+                    local = (partials[1](a, parents[0].data, node.data),)
+            else:
+                local = _local_grads(node)
+            for parent, d in zip(parents, local):
+                parent.grad += d * g
+            yield node, local
+    except (ArithmeticError, ValueError) as e:
+        if isinstance(e, NonFiniteError) or node is None or node._fn is None or create_graph:
+            raise
+        _local_grads(node)  # a fast path's derivative failed: this raises it again, in words
+        raise
+
+
+class NonFiniteError(FloatingPointError):
+    """A gradient (or an update) came out infinite or NaN. The message names the node and
+    the numbers that produced it. (NumPy raises FloatingPointError for the same thing
+    under `np.errstate(all="raise")`.)"""
+
+
+def _data(x: Any) -> Any:
+    """The number in a gradient: a float, or (with `create_graph`) a Value's data."""
+    return x.data if isinstance(x, Value) else x
+
+
+def _finite(x: Any) -> bool:
+    """Whether a gradient (a float, or a Value with `create_graph`) is finite."""
+    x = _data(x)
+    return not (x - x)  # inf - inf and nan - nan are nan; any finite x gives 0
+
+
+def _who(node: Value) -> str:
+    """How a message names a node: its label, else its op."""
+    label = node.label
+    if label:
+        return f"{label!r}"
+    return f"the {node._name!r} node" if node._name else "a leaf"
+
+
+def _describe(node: Value) -> str:
+    """A node named, with its data: "'x' (a leaf, data 2.0)", "the 'log' node (data 0.5)"."""
+    leaf = "a leaf, " if node.label and not node._parents else ""
+    return f"{_who(node)} ({leaf}data {node.data!r})"
+
+
+def _nonfinite_gradient(node: Value, order: Sequence[Value]) -> NonFiniteError:
+    """The error for a node whose gradient came out non-finite, listing what was added into it."""
+    terms = []
+    for child in order:
+        if not any(p is node for p in child._parents):
             continue
-        g = node.grad
-        if g == 0.0:  # nothing to push (dead ReLU branches are common)
-            yield node, None
+        if child._fn is None:
+            terms.append(f"what the hand-written _backward of {_who(child)} added")
             continue
-        parents = node._parents
-        partials = fn.partials
-        local: Sequence[Any]
-        args = node._args
-        # Speed: the float first-order pass evaluates the derivatives of the common shapes
-        # with as few calls as it can; the same derivatives on the same numbers.
-        if create_graph or not fn.floats:
-            local = _local_grads(node, create_graph)  # the general way: Values, users' ops
-        elif partials is None:  # one derivative for all operands (affine: never a constant)
-            local = fn._derivative(*[p.data for p in parents], node.data)  # type: ignore[misc]
-        elif len(args) == 1:  # x.tanh(), x.relu(), ...
-            local = (partials[0](parents[0].data, node.data),)
-        elif len(args) == 2:
-            a, b = args
-            if args is parents:  # x * y
-                x, y = parents[0].data, parents[1].data
-                local = (partials[0](x, y, node.data), partials[1](x, y, node.data))
-            elif a is parents[0]:  # x * 2, x + 1, x ** 2: a constant second
-                local = (partials[0](parents[0].data, b, node.data),)
-            else:  # 2 ** y: a constant first
-                local = (partials[1](a, parents[0].data, node.data),)
-        else:
-            local = _local_grads(node)
-        for parent, d in zip(parents, local):
-            parent.grad += d * g
-        yield node, local
+        try:
+            local = _local_grads(child)
+        except (ArithmeticError, ValueError) as e:
+            terms.append(f"{_who(child)}, whose local derivative failed: {e}")
+            continue
+        for parent, d in zip(child._parents, local):
+            if parent is node:
+                g = _data(child.grad)
+                terms.append(f"{d * g!r} from {_who(child)} (local derivative {d!r} x its grad {g!r})")
+    made = f", the sum of: {'; '.join(terms[:6])}" + ("; ..." if len(terms) > 6 else "") if terms else ""
+    return NonFiniteError(f"backward: the gradient of {_describe(node)} is {_data(node.grad)!r}{made}")
+
+
+def _check_hand_backward(node: Value) -> None:
+    """Right after a hand-written `_backward` ran: did it write a non-finite gradient?"""
+    for parent in node._parents:
+        if not _finite(parent.grad):
+            raise NonFiniteError(
+                f"backward: the hand-written _backward of {_describe(node)[:-1]}, grad {node.grad!r})"
+                f" made the gradient of {_describe(parent)} {parent.grad!r}"
+            )
 
 
 def edge_gradients(node: Value, create_graph: bool = False) -> List[Any]:
@@ -851,7 +1032,13 @@ def _local_grads(node: Value, create_graph: bool = False) -> Tuple[Any, ...]:
     numbers = [a.data for a in args] if wrt is None else [a.data if isinstance(a, Value) else a for a in args]  # type: ignore[union-attr]
     try:
         return fn.derivatives(numbers, node.data, wrt)
-    except ArithmeticError as e:
+    except OverflowError:
+        raise NonFiniteError(
+            f"the local derivative of {node._name} at {_show(numbers)} is too large for a float"
+        ) from None
+    except ZeroDivisionError as e:  # 1 / x at 0, x ** -0.5 at 0: the derivative is infinite there
+        raise NonFiniteError(f"the local derivative of {node._name} at {_show(numbers)} is infinite ({e})") from None
+    except (ArithmeticError, ValueError) as e:
         raise type(e)(f"the local derivative of {node._name} at {_show(numbers)} failed: {e}") from e
 
 
@@ -904,7 +1091,6 @@ def grad(output: Value, inputs: Union[Value, Sequence[Value]], create_graph: boo
     that `output` does not depend on gets 0. This is the backward pass itself, run with
     every gradient set aside first and put back afterwards.
     """
-    global _grad_enabled
     if not isinstance(output, Value):
         raise TypeError(f"grad needs a Value output, got {type(output).__name__}: {output!r}")
     inputs = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
@@ -913,15 +1099,15 @@ def grad(output: Value, inputs: Union[Value, Sequence[Value]], create_graph: boo
             raise TypeError(f"grad needs Value inputs, got {type(x).__name__}: {x!r}")
     order = topological_order(output)
     saved = {node: node.grad for node in [*order, *inputs]}
-    mode = _grad_enabled
+    mode = is_grad_enabled()
     try:
-        _grad_enabled = mode or create_graph  # a create_graph pass records its graph whatever the mode
+        _set_grad_mode(mode or create_graph)  # a create_graph pass records its graph whatever the mode
         for node in saved:
             node.grad = 0.0
-        _exhaust(_start_pass(order, create_graph))
+        _exhaust(_start_pass(order, create_graph, alone=False)[1])
         results = [x.grad for x in inputs]
     finally:
-        _grad_enabled = mode
+        _set_grad_mode(mode)
         for node, g in saved.items():
             node.grad = g
     return tuple(g if isinstance(g, Value) else Value(g) for g in results)
@@ -942,7 +1128,7 @@ def _shows_differently(node: Value) -> bool:
     """Whether 0.1.0 would have built this node from other nodes than the engine did."""
     fn = node._fn
     if fn is AFFINE:
-        return len(node._parents) > 1
+        return len(node._args) > 1
     return fn is not None and fn.constant_nodes and node._args is not node._parents
 
 
@@ -962,24 +1148,20 @@ class _LectureView:
     __slots__ = ("prev", "top", "interior")
 
     def __init__(self, node: Value) -> None:
-        global _grad_enabled
-        mode, _grad_enabled = _grad_enabled, True  # the rebuilt nodes need their history
-        try:
+        with enable_grad():  # the rebuilt nodes need their history
             if node._fn is AFFINE:
-                n = len(node._parents) // 2
-                ws, xs, b = node._parents[:n], node._parents[n:2 * n], node._parents[-1]
-                top = b
-                for w, x in zip(ws, xs):  # 0.1.0's sum((wi * xi for ...), b)
-                    top = top + w * x
+                args = node._args
+                n = len(args) // 2
+                top = cast(Value, args[-1])  # the bias
+                for w, x in zip(args[:n], args[n:2 * n]):  # 0.1.0's sum((wi * xi for ...), b)
+                    top = top + w * x  # a plain-number input is a constant of `*`: a new leaf per neuron
             else:
                 operands = [a if isinstance(a, Value) else Value(a) for a in node._args]
                 top = _node(node._fn, node.data, tuple(operands), name=node._name)  # type: ignore[arg-type]
-        finally:
-            _grad_enabled = mode
         self.top = top
         self.prev = _distinct(top._parents)
         real = set(node._parents)
-        self.interior = [v for v in reversed(topological_order(top, expand=lambda v: v not in real))
+        self.interior = [v for v in topological_order(top, expand=lambda v: v not in real)
                          if v._parents and v not in real]
         _LectureView.made = True
         self.sync(node)
@@ -995,38 +1177,119 @@ class _LectureView:
 
 
 # ---------------------------------------------------------------------------------------
-# Gradient mode
+# Gradient mode: per thread, as in PyTorch
 # ---------------------------------------------------------------------------------------
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class no_grad:
-    """Context manager (or decorator) inside which ops record no parents.
+class _GradMode(threading.local):
+    """One thread's grad mode: `off` is held while ops record no history, and `saved` is
+    the stack of modes that the `with` blocks entered in this thread will restore."""
 
-    Use it for evaluation and for parameter updates: the results are leaves, so no graph
-    is kept alive. The setting is global to the process (not per thread).
-    """
+    def __init__(self) -> None:
+        self.off: Optional[_Off] = None
+        self.saved: List[bool] = []
 
-    def __enter__(self) -> "no_grad":
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
+
+class _Off:
+    """Held by a thread while its grad mode is off. Counting the holders lets the hot path
+    (`_node`) read one global instead of the thread-local mode while no thread has turned
+    grad mode off; a thread that ends with grad mode off frees its `_Off`, so the count
+    stays right."""
+
+    def __init__(self) -> None:
+        global _threads_off
+        with _count_lock:
+            _threads_off += 1
+
+    def __del__(self) -> None:
+        global _threads_off
+        with _count_lock:
+            _threads_off -= 1
+
+
+_threads_off = 0  # how many threads have grad mode off: while 0, every thread records history
+_count_lock = threading.RLock()  # re-entrant: an _Off may be freed (and count) while another counts
+_mode = _GradMode()
+
+
+def _set_grad_mode(enabled: bool) -> None:
+    if enabled:
+        _mode.off = None
+    elif _mode.off is None:
+        _mode.off = _Off()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record history in this thread: False inside `no_grad()`."""
+    return _mode.off is None
+
+
+class _GradModeSwitch:
+    """Context manager and decorator that sets this thread's grad mode for a block and then
+    puts back the mode the block found. Each `with` saves its own state (on a per-thread
+    stack), so a reused or nested instance restores correctly, and threads never see each
+    other's mode."""
+
+    enabled: bool
+
+    def __enter__(self) -> "_GradModeSwitch":
+        _mode.saved.append(is_grad_enabled())
+        _set_grad_mode(self.enabled)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _set_grad_mode(_mode.saved.pop())
 
     def __call__(self, fn: F) -> F:
+        enabled = self.enabled
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
+            with set_grad_enabled(enabled):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
-def is_grad_enabled() -> bool:
-    """False inside `no_grad()`."""
-    return _grad_enabled
+
+class no_grad(_GradModeSwitch):
+    """Context manager (or decorator) inside which ops record no parents.
+
+    Use it for evaluation and for parameter updates: the results are leaves, so no graph
+    is kept alive. The mode belongs to the thread that enters it (as in PyTorch): other
+    threads keep recording their graphs.
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradModeSwitch):
+    """Context manager (or decorator) that turns history recording back on inside a
+    `no_grad` block, for this thread."""
+
+    enabled = True
+
+
+class set_grad_enabled(_GradModeSwitch):
+    """Turn this thread's grad mode on or off: at once when called (`set_grad_enabled(False)`),
+    and for a block only when used with `with` (the mode is restored at its end)."""
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled needs True or False, got {type(mode).__name__}: {mode!r}")
+        self.enabled = mode
+        self._before: Optional[bool] = is_grad_enabled()  # what the first `with` restores
+        _set_grad_mode(mode)
+
+    def __enter__(self) -> "set_grad_enabled":
+        before, self._before = self._before, None
+        _mode.saved.append(is_grad_enabled() if before is None else before)
+        _set_grad_mode(self.enabled)
+        return self
+
+    def __repr__(self) -> str:
+        return f"set_grad_enabled({self.enabled})"

@@ -12,8 +12,8 @@ import random
 from numbers import Real
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
-from .arguments import positive_int
-from .engine import Value, affine
+from .arguments import finite_float, positive_int
+from .engine import Operand, Value, affine
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "BatchNorm1d", "Activation", "Sequential", "ACTIVATIONS", "INITS"]
 
@@ -163,11 +163,18 @@ def _short_name(module: Module) -> str:
 
 def _as_inputs(x: Input, nin: int, who: Module) -> List[Value]:
     """The input as a list of `nin` Values (plain numbers become constant leaves)."""
+    return [xi if isinstance(xi, Value) else Value(xi) for xi in _as_operands(x, nin, who)]
+
+
+def _as_operands(x: Input, nin: int, who: Module) -> List[Operand]:
+    """The input as a list of `nin` Values and plain numbers. A number stays a constant of
+    the ops it feeds, as in micrograd 0.1.0, whose `wi * xi` makes a new leaf of it for
+    every neuron (the lecture's view shows exactly those)."""
     # A lone number or Value is a one-element input (cast: mypy cannot narrow by numbers.Real).
     xs = [x] if isinstance(x, (Value, Real)) else list(cast(Sequence[Union[Value, float]], x))
     if len(xs) != nin:
         raise ValueError(f"{_short_name(who)} expects {nin} inputs, got {len(xs)}")
-    return [xi if isinstance(xi, Value) else Value(xi) for xi in xs]
+    return [xi if isinstance(xi, Value) else finite_float(xi, f"{_short_name(who)} input") for xi in xs]
 
 
 class Neuron(Module):
@@ -213,9 +220,9 @@ class Neuron(Module):
         self.fused = fused
 
     def __call__(self, x: Input) -> Value:
-        return self._forward(_as_inputs(x, len(self.w), self))
+        return self._forward(_as_operands(x, len(self.w), self))
 
-    def _forward(self, xs: List[Value]) -> Value:
+    def _forward(self, xs: Sequence[Operand]) -> Value:
         if self.fused:
             act = affine(self.w, xs, self.b)
         else:
@@ -247,10 +254,10 @@ class Layer(Module):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]  # type: ignore[arg-type]
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
-        out = self._forward(_as_inputs(x, len(self.neurons[0].w), self))
+        out = self._forward(_as_operands(x, len(self.neurons[0].w), self))
         return out[0] if len(out) == 1 else out
 
-    def _forward(self, xs: List[Value]) -> List[Value]:
+    def _forward(self, xs: Sequence[Operand]) -> List[Value]:
         return [n._forward(xs) for n in self.neurons]
 
     def parameters(self) -> List[Value]:
@@ -291,10 +298,11 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
-        xs = _as_inputs(x, len(self.layers[0].neurons[0].w), self)
+        xs: Sequence[Operand] = _as_operands(x, len(self.layers[0].neurons[0].w), self)
         for layer in self.layers:
             xs = layer._forward(xs)  # always a list, so a 1-neuron hidden layer works
-        return xs[0] if len(xs) == 1 else xs
+        out = cast(List[Value], xs)
+        return out[0] if len(out) == 1 else out
 
     def parameters(self) -> List[Value]:
         return [p for layer in self.layers for p in layer.parameters()]

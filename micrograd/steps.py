@@ -95,13 +95,14 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
     seeded (1, or +1 for a leaf root); leaves keep what they hold and accumulate.
 
     The `.grad` attributes change as you go, so between steps the graph shows the pass
-    in progress. Leaving the loop early still completes the pass, so the graph always ends
-    as `backward()` would leave it; `step.grads` keeps each moment for drawing later.
+    in progress; `step.grads` keeps each moment for drawing later. Leaving the loop early
+    undoes the pass: every `.grad` goes back to what it was before the first step, so
+    nothing is left half-accumulated and a later `backward()` gives the right numbers.
 
     A generator cannot tell a `break` from being garbage-collected: an iterator you start
-    by hand (`it = backward_steps(L); next(it)`) finishes its pass when it is closed or
-    collected. Call `it.close()` before you zero or read gradients, so that happens when
-    you choose.
+    by hand (`it = backward_steps(L); next(it)`) is undone when it is closed or collected.
+    Call `it.close()` (or run it to the end) before you go on, so that happens when you
+    choose; a gradient changed since by someone else is left alone.
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps needs a Value, got {type(root).__name__}: {root!r}")
@@ -130,8 +131,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
             trace.changes.append(changes)
             yield BackwardStep(i, total, node, node.grad, pushed, custom, trace)
     finally:
-        for _ in steps:  # closed early: finish the pass, so .grad ends as backward() leaves it
-            pass
+        steps.close()  # closed early: the engine's pass puts every gradient back
 
 
 class ForwardStep:

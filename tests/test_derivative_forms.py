@@ -87,5 +87,5 @@ def test_printed_derivatives_read_like_the_math():
     x, out = Sym("x"), Sym("out")
     assert engine.TANH.derivatives([x], out)[0].text == "(1.0 - (out * out))"
     assert engine.SIN.derivatives([x], out)[0].text == "math.cos(x)"
-    assert engine.RELU.derivatives([x], out)[0].text == "(1.0 if (x > 0) else 0.0)"
+    assert engine.RELU.derivatives([x], out)[0].text == "(1.0 if (out > 0) else 0.0)"
     assert [_text(d) for d in engine.MUL.derivatives([Sym("a"), Sym("b")], out)] == ["b", "a"]

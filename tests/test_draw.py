@@ -64,7 +64,7 @@ def test_source_of_a_small_expression():
         \tv1_op -> v1
         \tv0 -> v1_op
         \tv2 [label="{ data 3.0000 | grad 1.0000 }" shape=record]
-        \tv2_op [label="+"]
+        \tv2_op [label="+ 1"]
         \tv2_op -> v2
         \tv1 -> v2_op
         \tv3 [label="{ data 3.0000 | grad 1.0000 }" shape=record]
@@ -174,14 +174,16 @@ def test_color_by_grad_fills_the_largest_gradient_darkest():
 def test_params_inputs_and_constants_are_marked_apart():
     random.seed(1337)
     n = Neuron(2)
-    out = n([Value(1.0, label="x0"), 0.5])  # 0.5 becomes a constant leaf
-    x0 = out.parents[0].parents[2]
+    x0 = Value(1.0, label="x0")
+    out = n([x0, 0.5])  # 0.5 stays a constant of the neuron's affine op
     lines = {line.split(" ")[0]: line for line in node_lines(draw_dot(out, params=n, inputs=[x0]))}
-    for i in (0, 1, 4):  # w0, w1, b in affine's parent order (w..., x..., b)
+    for i in (0, 1, 3):  # w0, w1, b in affine's parent order (w..., x..., b)
         assert 'color="#1f63b4"' in lines[f"v{i}"] and "tooltip=parameter" in lines[f"v{i}"]
     assert "tooltip=input" in lines["v2"] and "x0" in lines["v2"]
-    assert "style=dashed" in lines["v3"] and "tooltip=constant" in lines["v3"]
-    assert "color" not in lines["v5"]  # interior nodes are not marked
+    assert 'label=0.5' in lines["v4_op_c3"] and "style=dashed" in lines["v4_op_c3"]
+    assert "tooltip=constant" in lines["v4_op_c3"]
+    assert "color" not in lines["v4"]  # interior nodes are not marked
+    assert sum(1 for line in edge_lines(draw_dot(out)) if "v4_op_c3 -> v4_op" in line) == 1
 
 
 def test_leaves_are_not_marked_without_params_or_inputs():

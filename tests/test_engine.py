@@ -411,7 +411,6 @@ def test_constructor_rejects_non_finite_numbers(bad):
         (lambda: 2.0 / Value(0.0), ZeroDivisionError, r"/ by zero: 2.0 / 0.0"),
         (lambda: Value(0.0) ** -1, ZeroDivisionError, r"\*\* of zero to a negative power: 0.0 \*\* -1.0"),
         (lambda: Value(-8.0) ** (1 / 3), ValueError, r"negative number to a fractional power is complex: -8.0"),
-        (lambda: Value(0.0).sqrt(), ValueError, r"infinite derivative at zero"),
         (lambda: Value(-2.0) ** Value(2.0), ValueError, r"Value exponent needs a positive base.*-2.0"),
         (lambda: 0.0 ** Value(2.0), ValueError, r"needs a positive base, got 0.0"),
         (lambda: Value(1000.0).exp(), OverflowError, r"exp overflowed: exp\(1000.0\)"),

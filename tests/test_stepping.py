@@ -112,11 +112,16 @@ def test_last_step_grads_are_every_final_grad(name):
     assert all(final[n] == n.grad for n in final)
 
 
-def test_leaving_the_loop_early_still_completes_the_pass():
+def test_leaving_the_loop_early_undoes_the_pass_and_a_retry_is_right():
     stopped, reference = shared_graph(), shared_graph()
+    stopped.backward()
+    reference.backward()
+    untouched = grads_of(stopped)  # leaves hold one pass's gradients: a second must add to them once
     for step in backward_steps(stopped):
         if step.index == 3:
             break
+    assert grads_of(stopped) == untouched  # nothing half-accumulated
+    stopped.backward()
     reference.backward()
     assert grads_of(stopped) == grads_of(reference)
 

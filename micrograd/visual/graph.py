@@ -301,8 +301,8 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
         a is not None for a in moment.amounts))
     label = node.op or "?"
     constants = [a for a in node.operands if not isinstance(a, Value)]
-    if node.op == "*" and constants:
-        label = f"* {constants[0]:g}"  # x * c: the constant is part of the op
+    if node.op in ("*", "+") and constants:
+        label = f"{node.op} {constants[0]:g}"  # x * c, x + c: the constant is part of the op
     if cut:
         k = len(node.parents)
         label += f"\n({k} input{'s' if k > 1 else ''} not drawn)"
@@ -315,7 +315,12 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
         return
     local = node.local_grads  # None for a hand-written _backward: its derivatives are not recorded
     amounts = moment.amounts if moment is not None and current else ()
-    for j, parent in enumerate(node.parents):
+    j = 0  # the parent's position: local derivatives and amounts are per parent
+    for position, operand in enumerate(node.operands):
+        if not isinstance(operand, Value):
+            if node.op == "affine":  # a neuron fed plain numbers: each is an input, drawn as a constant
+                _draw_constant(dot, f"{op}_c{position}", operand, op, precision)
+            continue
         edge: Dict[str, str] = {}
         if show_local and local is not None:
             edge["label"] = _escape_text(f"{local[j]:.{precision}g}")
@@ -329,7 +334,15 @@ def _draw_op(dot: Drawing, node: Value, ids: Dict[Value, str], cut: bool, moment
                 )
             elif amount is not None:
                 edge["label"] = _escape_text(f"+= {amount:.{precision}g}")
-        dot.edge(ids[parent], op, **edge)
+        dot.edge(ids[operand], op, **edge)
+        j += 1
+
+
+def _draw_constant(dot: Drawing, name: str, value: float, op: str, precision: int) -> None:
+    """A constant operand as a dashed box feeding its op (no gradient flows into it)."""
+    dot.node(name, label=_escape_text(f"{value:.{precision}g}"), shape="box", style="dashed",
+             color=_CONSTANT_COLOUR, fontcolor=_CONSTANT_COLOUR, tooltip="constant")
+    dot.edge(name, op, style="dashed", color=_CONSTANT_COLOUR)
 
 
 def _by_hand(node: Value) -> bool:
