@@ -28,14 +28,20 @@ def finite_float(x: Any, what: str) -> float:
     Accepts any real number (int, float, bool, NumPy scalars); refuses anything else with a
     TypeError and NaN or infinity with a ValueError, both naming `what` and `x`.
     """
-    if type(x) is float or type(x) is int:  # the common case, without the checks below (hasattr is slow)
-        f = float(x)
-    elif hasattr(x, "grad"):  # a Value (this module cannot import the engine to ask isinstance)
-        raise TypeError(f"{what} needs a plain real number here, got a Value: {x!r}")
-    elif not isinstance(x, Real):
-        raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
-    else:
-        f = float(x)
+    try:
+        if type(x) is float or type(x) is int:  # the common case, without the checks below (hasattr is slow)
+            f = float(x)
+        elif hasattr(x, "grad"):  # a Value (this module cannot import the engine to ask isinstance)
+            raise TypeError(f"{what} needs a plain real number here, got a Value: {x!r}")
+        elif not isinstance(x, Real):
+            raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
+        else:
+            f = float(x)
+    except OverflowError:  # an int (or Fraction) beyond 1.8e308
+        size = f" (about 10**{int(x.bit_length() * math.log10(2))})" if isinstance(x, int) else ""
+        raise ValueError(
+            f"{what} needs a finite number, got {type(x).__name__} too large for a float{size}"
+        ) from None
     if not math.isfinite(f):
         raise ValueError(f"{what} needs a finite number, got {f!r}")
     return f

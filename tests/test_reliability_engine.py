@@ -449,3 +449,11 @@ def test_an_mlp_on_plain_numbers_shows_micrograd_010s_graph():
     assert len(topological_order(one, view="lecture")) == 10
     assert len(topological_order(mlp, view="lecture")) == 1009
     assert len(topological_order(mlp)) == 402  # the engine's own graph: the inputs are constants of affine
+
+
+def test_an_int_too_large_for_a_float_is_a_named_error_not_a_bare_overflow():
+    too_large = r"Value\(\) needs a finite number, got int too large for a float \(about 10\*\*400\)"
+    with pytest.raises(ValueError, match=too_large):
+        Value(10 ** 400)
+    with pytest.raises(ValueError, match=r"\+ needs a finite number, got int too large"):
+        Value(1.0) + 10 ** 400
