@@ -53,7 +53,7 @@ _EXPORTS = {
     # gradient checks
     "GradcheckError": "micrograd.testing.finite_differences",
     "NotDifferentiableError": "micrograd.testing.finite_differences",
-    "central_difference": "micrograd.testing.finite_differences",
+    "central_difference": "micrograd.numeric",
     "gradcheck": "micrograd.testing.finite_differences",
     "gradgradcheck": "micrograd.testing.finite_differences",
     # training

@@ -1,53 +1,27 @@
 """Each op's one written derivative runs on floats, on Values and on symbols.
 
-The symbols here are a small stand-in for what explain and compile build on: evaluated on
-them, a derivative becomes Python source, which must give the same float the first-order
-pass uses and the same number `grad(create_graph=True)` builds as a Value."""
+Evaluated on `micrograd.symbolic` symbols (what explain and compile build on), a derivative
+becomes a formula whose Python source must give the same float the first-order pass uses,
+and the same number `grad(create_graph=True)` builds as a Value."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 
 from micrograd import engine
 from micrograd.engine import Primitive, Value
+from micrograd.symbolic import PYTHON_NAMESPACE, Symbol, lift
 
 PRIMITIVES = {name: op for name, op in vars(engine).items() if isinstance(op, Primitive)}
 
 
-class Sym:
-    """A number known only by name: arithmetic on it writes source code."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def _bin(self, op: str, other: object, swap: bool = False) -> "Sym":
-        a, b = self.text, other.text if isinstance(other, Sym) else repr(other)
-        return Sym(f"({b} {op} {a})" if swap else f"({a} {op} {b})")
-
-    def __add__(self, o): return self._bin("+", o)
-    def __radd__(self, o): return self._bin("+", o, True)
-    def __sub__(self, o): return self._bin("-", o)
-    def __rsub__(self, o): return self._bin("-", o, True)
-    def __mul__(self, o): return self._bin("*", o)
-    def __rmul__(self, o): return self._bin("*", o, True)
-    def __truediv__(self, o): return self._bin("/", o)
-    def __rtruediv__(self, o): return self._bin("/", o, True)
-    def __pow__(self, o): return self._bin("**", o)
-    def __neg__(self): return Sym(f"(-{self.text})")
-    def __gt__(self, o): return self._bin(">", o)
-    def __lt__(self, o): return self._bin("<", o)
-    def where(self, a, b): return Sym(f"({_text(a)} if {self.text} else {_text(b)})")
-    def exp(self): return Sym(f"math.exp({self.text})")
-    def log(self): return Sym(f"math.log({self.text})")
-    def sin(self): return Sym(f"math.sin({self.text})")
-    def cos(self): return Sym(f"math.cos({self.text})")
-    def sigmoid(self): return Sym(f"(1.0 / (1.0 + math.exp(-{self.text})))")
+def Sym(name: str) -> Symbol:
+    return Symbol(name)
 
 
 def _text(x: object) -> str:
-    return x.text if isinstance(x, Sym) else repr(x)
+    """A derivative (a formula, or a plain number for a constant one) as Python source."""
+    return lift(x).python()
 
 
 # A point inside every op's domain, per arity (affine gets two weights, two inputs, a bias).
@@ -67,7 +41,7 @@ def test_a_derivative_written_once_becomes_source_that_computes_the_same_floats(
     names = [f"a{i}" for i in range(len(args))]
     symbolic = op.derivatives([Sym(n) for n in names], Sym("out"))
     floats = op.derivatives(list(args), out)
-    env = dict(zip(names, args), out=out, math=math)
+    env = dict(zip(names, args), out=out, **PYTHON_NAMESPACE)
     for source, number in zip(symbolic, floats):
         assert eval(_text(source), env) == number, f"{name}: {_text(source)}"
 
@@ -85,7 +59,33 @@ def test_the_same_derivative_on_values_builds_a_graph_with_the_same_numbers(name
 
 def test_printed_derivatives_read_like_the_math():
     x, out = Sym("x"), Sym("out")
-    assert engine.TANH.derivatives([x], out)[0].text == "(1.0 - (out * out))"
-    assert engine.SIN.derivatives([x], out)[0].text == "math.cos(x)"
-    assert engine.RELU.derivatives([x], out)[0].text == "(1.0 if (out > 0) else 0.0)"
+    assert engine.TANH.derivatives([x], out)[0].python() == "(1.0 - (out * out))"
+    assert engine.SIN.derivatives([x], out)[0].python() == "math.cos(x)"
+    assert engine.RELU.derivatives([x], out)[0].python() == "(1.0 if (out > 0) else 0.0)"
     assert [_text(d) for d in engine.MUL.derivatives([Sym("a"), Sym("b")], out)] == ["b", "a"]
+
+
+def test_formulas_read_as_math_with_names_and_with_numbers():
+    n, out = Symbol("n", 0.8814), Symbol("tanh(n)", 0.7071)
+    d, = engine.TANH.derivatives([n], out)
+    assert (d.text(), d.text(numbers=True)) == ("1 - tanh(n)^2", "1 - 0.7071^2")
+    assert d.latex() == "1 - tanh(n)^{2}"
+    assert d.evaluate() == 1.0 - 0.7071 * 0.7071
+    x, y = Symbol("x", 2.0), Symbol("y", -3.0)
+    dx, dy = engine.POW.derivatives([x, y], Symbol("out", 0.125))
+    assert dx.text() == "y * x^(y - 1)" and dx.text(numbers=True) == "(-3) * 2^(-3 - 1)"
+    assert dy.text() == "out * log(x)" and dy.latex() == r"\mathrm{out} \cdot \log\left(x\right)"
+    assert engine.LOG.derivatives([x], out)[0].latex() == r"\frac{1}{x}"
+    assert engine.POW.derivatives([x, 2.0], out, [0])[0].text() == "2 * x"  # x ** (2 - 1) reads as x
+
+
+def test_a_formula_refuses_to_be_branched_on():
+    with pytest.raises(TypeError, match="must use micrograd.engine.where"):
+        bool(Symbol("x") > 0)
+
+
+def test_the_symbolic_modules_examples_run():
+    import doctest
+
+    from micrograd import symbolic
+    assert doctest.testmod(symbolic).failed == 0

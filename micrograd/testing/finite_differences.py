@@ -22,10 +22,10 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from ..arguments import finite_float
 from ..engine import Value, grad, topological_order
+from ..numeric import EPS, central_difference, checked_eps, output_number
 
 __all__ = ["gradcheck", "gradgradcheck", "central_difference", "GradcheckError", "NotDifferentiableError"]
 
-EPS = 1e-6
 ATOL = 1e-5
 RTOL = 1e-3
 
@@ -49,36 +49,6 @@ class NotDifferentiableError(GradcheckError):
 # ---------------------------------------------------------------------------------------
 # Finite differences (public: they are what the gradients are checked against)
 # ---------------------------------------------------------------------------------------
-
-def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: float = EPS) -> float:
-    """Estimate d f(*xs) / d xs[arg] as (f(.., x + eps, ..) - f(.., x - eps, ..)) / 2eps.
-
-    `f` takes plain numbers and returns a number or a `Value` (its `.data` is used), so
-    it can be a float formula or one built from Values (`lambda x: Value(x).tanh()`):
-
-    >>> round(central_difference(lambda x, y: x * x * y, 3.0, 2.0, arg=0), 6)
-    12.0
-
-    The difference is divided by the step actually taken, (x + eps) - (x - eps) as
-    rounded, not by 2eps, which removes one rounding error from the estimate.
-    """
-    eps = _check_eps(eps)
-    if not xs:
-        raise TypeError("central_difference needs at least one point to differentiate at, got none")
-    if isinstance(arg, bool) or not isinstance(arg, int) or not -len(xs) <= arg < len(xs):
-        raise ValueError(f"central_difference arg must be an index into the {len(xs)} inputs, got {arg!r}")
-    point = [finite_float(x, f"central_difference input {i}") for i, x in enumerate(xs)]
-
-    def at(x: float) -> float:
-        moved = list(point)
-        moved[arg] = x
-        return _as_output(f(*moved), f)
-
-    up, down = point[arg] + eps, point[arg] - eps
-    if up == down:
-        raise ValueError(f"central_difference eps = {eps!r} is below the spacing of floats near {point[arg]!r}")
-    return (at(up) - at(down)) / (up - down)
-
 
 # ---------------------------------------------------------------------------------------
 # gradcheck and gradgradcheck
@@ -160,7 +130,7 @@ def _check(
     analytic, value = _analytic(f, leaves)
     failures = []
     g = f if numeric is None else numeric
-    base = value if numeric is None else _as_output(g(*leaves), g)
+    base = value if numeric is None else output_number(g(*leaves), g)
     if abs(value - base) > atol + rtol * abs(base):
         name = getattr(f, "__qualname__", "f")
         failures.append((f"{name} from grad(create_graph=True) is {value!r}, but grad() gives {base!r}", False))
@@ -168,7 +138,7 @@ def _check(
         def at(moved: float, x: Value = x, x0: float = start[i]) -> float:
             x.data = moved
             try:
-                return _as_output(g(*leaves), g)
+                return output_number(g(*leaves), g)
             finally:
                 x.data = x0
 
@@ -193,7 +163,7 @@ def _analytic(f: Callable[..., Any], leaves: Sequence[Value]) -> Tuple[List[floa
     graph is put back as it was."""
     out = f(*leaves)
     if not isinstance(out, Value):
-        return [0.0] * len(leaves), _as_output(out, f)  # a constant: no input affects it
+        return [0.0] * len(leaves), output_number(out, f)  # a constant: no input affects it
     nodes = topological_order(out)
     saved = [(node, node.grad) for node in dict.fromkeys([*nodes, *leaves])]
     try:
@@ -303,25 +273,8 @@ def _as_leaves(inputs: Inputs, check: str) -> List[Value]:
     return leaves
 
 
-def _as_output(out: Any, f: Callable[..., Any]) -> float:
-    """f's result as a float: a Value's data or a plain number."""
-    if isinstance(out, Value):
-        return out.data
-    if isinstance(out, Real) and not isinstance(out, bool):
-        return float(out)
-    name = getattr(f, "__qualname__", f)
-    raise TypeError(f"{name!r} must return a Value or a number, got {type(out).__name__}: {out!r}")
-
-
 def _as_value(out: Any, f: Callable[..., Any]) -> Value:
-    return out if isinstance(out, Value) else Value(_as_output(out, f))
-
-
-def _check_eps(eps: Any) -> float:
-    e = finite_float(eps, "eps")
-    if e <= 0.0:
-        raise ValueError(f"eps must be positive, got {e!r}")
-    return e
+    return out if isinstance(out, Value) else Value(output_number(out, f))
 
 
 def _check_tolerances(eps: Any, atol: Any, rtol: Any) -> Tuple[float, float, float]:
@@ -331,7 +284,7 @@ def _check_tolerances(eps: Any, atol: Any, rtol: Any) -> Tuple[float, float, flo
         if t < 0.0:
             raise ValueError(f"{name} must not be negative, got {t!r}")
         tolerances.append(t)
-    return _check_eps(eps), tolerances[0], tolerances[1]
+    return checked_eps(eps), tolerances[0], tolerances[1]
 
 
 def _name(x: Value, i: int) -> str:

@@ -33,7 +33,8 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 
 from ..arguments import finite_float
 from ..engine import Value, affine
-from .finite_differences import ATOL, EPS, RTOL, gradcheck, gradgradcheck
+from ..numeric import EPS
+from .finite_differences import ATOL, RTOL, gradcheck, gradgradcheck
 
 __all__ = ["MARGIN", "OPS", "Expression", "Op", "arguments", "assert_gradients_match", "expressions", "positive_values",
            "values"]
