@@ -53,7 +53,7 @@ def _blob_centres(k: int) -> Points:
 DATASETS: Dict[str, Dataset] = {
     "moons": Dataset("two interleaving half circles (karpathy's demo)", 0.1, False,
                      lambda n, noise, k, rng: data.make_moons(n, noise=noise, random_state=rng)),
-    "circles": Dataset("a ring around a disc half its size", 0.05, False,
+    "circles": Dataset("two rings around one centre, the inner one of half the radius", 0.05, False,
                        lambda n, noise, k, rng: data.make_circles(n, noise=noise, factor=0.5, random_state=rng)),
     "xor": Dataset("the four quadrants, labelled by the XOR of the signs", 0.05, False,
                    lambda n, noise, k, rng: data.make_xor(n, noise=noise, random_state=rng)),

@@ -100,7 +100,10 @@ def make_circles(
     random_state: RandomState = None,
     factor: float = 0.8,
 ) -> Dataset:
-    """A circle (label 0) around a smaller one (label 1, radius `factor`), both centred at 0."""
+    """Two rings around the origin: points evenly spaced on the unit circle (label 0) and on a
+    circle of radius `factor` inside it (label 1), then Gaussian `noise` on the coordinates.
+    Both classes are rings, not discs: without noise, no point lies inside the inner ring.
+    `n_samples // 2` points go to the outer ring."""
     n = whole_number("n_samples", n_samples, low=2)
     if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 <= factor < 1:
         raise ValueError(f"factor must be a number in [0, 1), got {factor!r}")
