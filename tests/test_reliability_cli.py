@@ -356,21 +356,32 @@ def test_a_real_ctrl_c_while_moving_the_files_in_waits_until_all_are_in(earlier_
         calls.append(dst)
         real(src, dst)
     while_moving_in(monkeypatch, replace_and_press_ctrl_c)
-    assert demo(earlier_run) == 130
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even in a background job
+    try:
+        assert demo(earlier_run) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert capsys.readouterr().err == f"micrograd: interrupted after writing every file into {str(earlier_run)!r}\n"
     after = contents(earlier_run)
     assert sorted(after) == sorted([*OUTPUT_NAMES, "notes.txt"])
     assert all(after[name] != OLD[name] for name in OUTPUT_NAMES)
     assert len(calls) == 10
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
 
 
+def sigint_as_in_a_terminal():
+    # A shell starts background jobs with SIGINT ignored, and the child would inherit that;
+    # the default lets Python install the handler that turns Ctrl-C into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a child process")
 def test_ctrl_c_in_a_real_process_prints_one_line_exits_130_and_writes_nothing(tmp_path):
     folder = tmp_path / "demo"
     command = [sys.executable, "-m", "micrograd", "demo", "--samples", "24", "--hidden", "4", "--epochs", "10000",
                "--no-progress", "--out", str(folder)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=subprocess_env(), cwd=tmp_path)
+                             env=subprocess_env(), cwd=tmp_path, preexec_fn=sigint_as_in_a_terminal)
     watchdog = threading.Timer(120, child.kill)  # a hang fails the test instead of blocking the suite
     watchdog.start()
     try:
