@@ -122,29 +122,29 @@ def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, cap
     [
         (
             ["--hidden", "16,x"],
-            "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16),"
-            " got '16,x'",
+            "argument --hidden: must be 1 to 8 layer widths separated by commas, each a whole number from 1 to 256"
+            " (like 16,16), got '16,x'",
         ),
         (
             ["--hidden", "16,0"],
-            "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16),"
-            " got '16,0'",
+            "argument --hidden: must be 1 to 8 layer widths separated by commas, each a whole number from 1 to 256"
+            " (like 16,16), got '16,0'",
         ),
         (
             ["--hidden", "16,,16"],
-            "argument --hidden: must be layer widths separated by commas, each a positive whole number (like 16,16),"
-            " got '16,,16'",
+            "argument --hidden: must be 1 to 8 layer widths separated by commas, each a whole number from 1 to 256"
+            " (like 16,16), got '16,,16'",
         ),
-        (["--epochs", "0"], "argument --epochs: must be a positive whole number, got '0'"),
-        (["--samples", "many"], "argument --samples: must be a positive whole number, got 'many'"),
+        (["--epochs", "0"], "argument --epochs: must be a whole number from 1 to 10000, got '0'"),
+        (["--samples", "many"], "argument --samples: must be a whole number from 2 to 10000, got 'many'"),
         (["--dataset", "swiss"], "argument --dataset: invalid choice: 'swiss'"),
         (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
-        (["--lr", "0"], "argument --lr: must be a number > 0, got '0'"),
-        (["--noise", "-0.1"], "argument --noise: must be a number >= 0, got '-0.1'"),
+        (["--lr", "0"], "argument --lr: must be a number > 0 and <= 10, got '0'"),
+        (["--noise", "-0.1"], "argument --noise: must be a number >= 0 and <= 10, got '-0.1'"),
         (["--test-size", "1"], "argument --test-size: must be a number >= 0 and < 1, got '1'"),
         (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
         (["--classes", "4"], "argument --classes: moons has 2 classes (--classes is for spiral and blobs), got 4"),
-        (["--dataset", "spiral", "--classes", "1"], "argument --classes: must be at least 2, got 1"),
+        (["--dataset", "spiral", "--classes", "1"], "argument --classes: must be a whole number from 2 to 20, got '1'"),
         (["--dataset", "spiral", "--samples", "3"],
          "argument --samples: 3 points with --test-size 0.25 leave 2 to train on; spiral needs at least 3"),
     ],

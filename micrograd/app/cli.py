@@ -5,8 +5,10 @@
     micrograd example               backpropagate through micrograd 0.1.0's README expression
     micrograd                       the example, then a pointer to the demo and --help
 
-`main(argv)` returns the exit code (0, or 2 for a bad argument, as argparse does) and never
-raises SystemExit, so tests and notebooks can call it directly.
+`main(argv)` returns the exit code (0; 1 for a failure, 2 for a bad argument, as argparse does;
+130 for Ctrl-C) and never raises, so tests and notebooks can call it directly. Every option is
+checked, the output folder included, before training starts; the demo's files are written all
+together at the end or not at all (`micrograd.app.output_folder`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import __version__
-from ..arguments import positive_int, real
+from ..arguments import real, whole_number
 from ..engine import Value, no_grad
 from ..nn import MLP, Neuron
 from ..training import data, serialize
@@ -30,8 +32,9 @@ from ..training.fit import fit
 from ..training.optim import SGD, Adam, LinearLR, Optimizer
 from ..visual.graph import draw_dot
 from .example import readme_expression
+from .output_folder import OutputFolder, OutputFolderError, check_writable
 
-__all__ = ["main", "build_parser", "demo", "worked_example", "DATASETS", "DemoResult"]
+__all__ = ["main", "build_parser", "demo", "worked_example", "DATASETS", "DemoResult", "DemoError", "DemoInterrupted"]
 
 Points = List[List[float]]
 
@@ -53,7 +56,7 @@ def _blob_centres(k: int) -> Points:
 DATASETS: Dict[str, Dataset] = {
     "moons": Dataset("two interleaving half circles (karpathy's demo)", 0.1, False,
                      lambda n, noise, k, rng: data.make_moons(n, noise=noise, random_state=rng)),
-    "circles": Dataset("a ring around a disc half its size", 0.05, False,
+    "circles": Dataset("two rings around one centre, the inner one of half the radius", 0.05, False,
                        lambda n, noise, k, rng: data.make_circles(n, noise=noise, factor=0.5, random_state=rng)),
     "xor": Dataset("the four quadrants, labelled by the XOR of the signs", 0.05, False,
                    lambda n, noise, k, rng: data.make_xor(n, noise=noise, random_state=rng)),
@@ -73,6 +76,7 @@ FILES = {
     "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
+OUTPUT_NAMES = tuple(name for name, _ in FILES.values())
 PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd-lab[plot]"'
 
 
@@ -80,23 +84,35 @@ PLOT_MISSING = 'PNG plots need matplotlib: pip install "micrograd-lab[plot]"'
 # Argument parsing
 # ---------------------------------------------------------------------------------------
 
-# The checks are micrograd.arguments'; the messages are argparse's kind: they quote what was typed.
+# The checks are micrograd.arguments'; the messages are argparse's kind: they quote what was typed
+# and say what is allowed. Every number has an upper bound too: a demo of a pure-Python engine has
+# no use for 10**9 epochs, and --lr 1e300 or --noise 1e308 would only end in an overflow.
+MAX_SAMPLES = 10_000
+MAX_EPOCHS = 10_000
+MAX_CLASSES = 20
+MAX_WIDTH = 256  # a 2-256-256-1 model already takes ~5 s an epoch on the default 150 points
+MAX_LAYERS = 8
+MAX_NOISE = 10.0  # the patterns span about 2 units; noise 10 already hides them completely
+MAX_LR = 10.0
 
-def _positive_int(text: str) -> int:
-    try:
-        return positive_int("", int(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}") from None
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return whole_number("", int(text), low=low, high=high)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}") from None
+    return parse
 
 
-def _number(low: float, *, above: bool = False, below: Optional[float] = None) -> Callable[[str], float]:
-    high = math.inf if below is None else below  # real() refuses NaN and both infinities here
-
+def _number(low: float, high: float, *, above: bool = False, below: bool = False) -> Callable[[str], float]:
+    """A parser of numbers in the interval from low to high (open at `low` when `above`, at `high`
+    when `below`); NaN and both infinities are never in it."""
     def parse(text: str) -> float:
         try:
-            return real("", float(text), low=low, low_open=above, high=high)
+            return real("", float(text), low=low, low_open=above, high=high, high_open=below)
         except ValueError:
-            interval = f"{'>' if above else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
+            interval = f"{'>' if above else '>='} {low:g} and {'<' if below else '<='} {high:g}"
             raise argparse.ArgumentTypeError(f"must be a number {interval}, got {text!r}") from None
     return parse
 
@@ -104,11 +120,21 @@ def _number(low: float, *, above: bool = False, below: Optional[float] = None) -
 def _hidden_sizes(text: str) -> List[int]:
     """'16,16' -> [16, 16]: the hidden layers' widths, input side first."""
     parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdecimal() and int(p) >= 1 for p in parts):
+    if not (len(parts) <= MAX_LAYERS and all(p.isdecimal() and 1 <= int(p) <= MAX_WIDTH for p in parts)):
         raise argparse.ArgumentTypeError(
-            f"must be layer widths separated by commas, each a positive whole number (like 16,16), got {text!r}"
+            f"must be 1 to {MAX_LAYERS} layer widths separated by commas, each a whole number from 1 to"
+            f" {MAX_WIDTH} (like 16,16), got {text!r}"
         )
     return [int(p) for p in parts]
+
+
+def _folder(text: str) -> pathlib.Path:
+    # Path('') is '.', so an empty --out would quietly write into the current folder.
+    if not text:
+        raise argparse.ArgumentTypeError("must name a folder, got ''")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be a folder name without NUL characters, got {text!r}")
+    return pathlib.Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
             "labels, as karpathy's demo does; spiral and blobs train one output per class with the\n"
             "cross-entropy loss. Both add 1e-4 times the sum of squared weights. A quarter of the points\n"
             "is held out (--test-size) to show how well the model generalises. The learning rate decays\n"
-            "linearly to a tenth of --lr over the run. The same --seed gives the same numbers."
+            "linearly to a tenth of --lr over the run. The same --seed gives the same numbers.\n\n"
+            "The options are checked, the output folder included, before training starts. Nothing is\n"
+            "written until training ends, and then every file at once: Ctrl-C or an error leaves the\n"
+            "folder as it was. Exit codes: 0 done, 1 failed (one line on stderr), 2 bad option, 130 Ctrl-C."
         ),
         epilog="data sets:\n" + "".join(f"  {k:<8} {d.about} (noise {d.noise:g})\n" for k, d in DATASETS.items())
         + "\nexamples:\n  micrograd demo\n  micrograd demo --dataset spiral --hidden 32,32 --epochs 200\n"
@@ -153,27 +182,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--dataset", choices=list(DATASETS), default="moons", metavar="NAME",
                       help=f"the data set: {names} (default: moons; see below)")
-    demo.add_argument("--samples", type=_positive_int, default=200, metavar="N",
-                      help="points in the data set, held-out ones included (default: 200)")
-    demo.add_argument("--noise", type=_number(0.0), default=None, metavar="X",
-                      help="how far the points stray from the pattern (default: the data set's, below)")
-    demo.add_argument("--classes", type=_positive_int, default=None, metavar="K",
-                      help="classes for spiral and blobs (default: 3); moons, circles and xor have 2")
-    demo.add_argument("--test-size", type=_number(0.0, below=1.0), default=0.25, metavar="F",
-                      help="fraction of the points held out of training and scored after it;"
+    demo.add_argument("--samples", type=_whole_number(2, MAX_SAMPLES), default=200, metavar="N",
+                      help=f"points in the data set, held-out ones included: 2 to {MAX_SAMPLES} (default: 200)")
+    demo.add_argument("--noise", type=_number(0.0, MAX_NOISE), default=None, metavar="X",
+                      help=f"how far the points stray from the pattern: 0 to {MAX_NOISE:g}"
+                      " (default: the data set's, below)")
+    demo.add_argument("--classes", type=_whole_number(2, MAX_CLASSES), default=None, metavar="K",
+                      help=f"classes for spiral and blobs: 2 to {MAX_CLASSES} (default: 3); moons, circles and xor"
+                      " have 2")
+    demo.add_argument("--test-size", type=_number(0.0, 1.0, below=True), default=0.25, metavar="F",
+                      help="fraction of the points held out of training and scored after it, >= 0 and < 1;"
                       " 0 trains on all (default: 0.25)")
     demo.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], metavar="W,W",
-                      help="widths of the hidden ReLU layers, input side first (default: 16,16)")
-    demo.add_argument("--epochs", type=_positive_int, default=100, metavar="N",
-                      help="passes over the training points, one full-batch step each (default: 100)")
+                      help=f"widths of the hidden ReLU layers, input side first: 1 to {MAX_LAYERS} layers of 1 to"
+                      f" {MAX_WIDTH} (default: 16,16)")
+    demo.add_argument("--epochs", type=_whole_number(1, MAX_EPOCHS), default=100, metavar="N",
+                      help=f"passes over the training points, one full-batch step each: 1 to {MAX_EPOCHS}"
+                      " (default: 100)")
     demo.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                       help="the update rule (default: adam)")
-    demo.add_argument("--lr", type=_number(0.0, above=True), default=None, metavar="RATE",
-                      help="the starting learning rate (default: 0.05 for adam; 1.0, karpathy's, for sgd)")
+    demo.add_argument("--lr", type=_number(0.0, MAX_LR, above=True), default=None, metavar="RATE",
+                      help=f"the starting learning rate, > 0 and <= {MAX_LR:g} (default: 0.05 for adam; 1.0,"
+                      " karpathy's, for sgd)")
     demo.add_argument("--seed", type=int, default=1337, metavar="INT",
-                      help="seeds the data, the held-out split and the weights (default: 1337)")
-    demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("micrograd-demo"), metavar="DIR",
-                      help="the folder to write into, created if missing (default: ./micrograd-demo)")
+                      help="seeds the data, the held-out split and the weights: any whole number (default: 1337)")
+    demo.add_argument("--out", type=_folder, default=pathlib.Path("micrograd-demo"), metavar="DIR",
+                      help="the folder to write into, created if missing; checked before training, and filled"
+                      " only at the end, all files or none (default: ./micrograd-demo)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(parser=demo)  # for errors found after parsing, with the demo's usage line
     return parser
@@ -196,16 +231,16 @@ def _settings(args: argparse.Namespace) -> _Settings:
 
 
 def _check_demo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Checks that need more than one argument; parser.error exits with code 2, like argparse."""
+    """Checks that need more than one argument, or the file system; parser.error exits with
+    code 2, like argparse. All of them run before training, so a bad option costs no time."""
     spec = DATASETS[args.dataset]
-    if args.classes is not None:
-        if not spec.multiclass and args.classes != 2:
-            parser.error(f"argument --classes: {args.dataset} has 2 classes (--classes is for spiral and blobs),"
-                         f" got {args.classes}")
-        if args.classes < 2:
-            parser.error(f"argument --classes: must be at least 2, got {args.classes}")
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"argument --out: must be a folder (or a new name), got the file {str(args.out)!r}")
+    if args.classes is not None and not spec.multiclass and args.classes != 2:
+        parser.error(f"argument --classes: {args.dataset} has 2 classes (--classes is for spiral and blobs),"
+                     f" got {args.classes}")
+    try:
+        check_writable(args.out, OUTPUT_NAMES)
+    except OutputFolderError as e:
+        parser.error(f"argument --out: {e}")
     k = _settings(args).classes
     n_train = args.samples - math.ceil(args.test_size * args.samples)
     if n_train < k:
@@ -240,12 +275,44 @@ class DemoResult(NamedTuple):
     files: Dict[str, pathlib.Path]
     plots_skipped: bool
     neuron: Tuple[int, int]  # (first-layer neuron, training point) drawn in neuron.svg
+    removed: Tuple[pathlib.Path, ...] = ()  # an earlier run's files this run did not make (PNGs without matplotlib)
+
+
+class DemoError(RuntimeError):
+    """The demo failed after its options were checked (training diverged, a file could not be
+    written). The message says where and what was written (nothing); the cause is `__cause__`."""
+
+
+class DemoInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `demo`. Still a KeyboardInterrupt; its message says how far the demo got
+    and what was written: nothing, unless every file was already in place."""
 
 
 def demo(args: argparse.Namespace) -> DemoResult:
     """Make the data, train and write the files, as `args` say
-    (`build_parser().parse_args(["demo", ...])`). Prints nothing but the progress bar (on stderr)."""
+    (`build_parser().parse_args(["demo", ...])`). Prints nothing but the progress bar (on stderr).
+
+    The output folder is checked before training. The files are written under temporary names
+    and moved into place together at the end, so the folder holds either every new file or
+    just what it held before; a folder the demo created is removed again on failure.
+
+    Raises:
+        OutputFolderError: `args.out` cannot take the files (found before training starts).
+        DemoError: training or writing failed; nothing was written.
+        DemoInterrupted: Ctrl-C (a KeyboardInterrupt), with a message saying what was written.
+    """
+    try:
+        return _demo(args)
+    except KeyboardInterrupt as e:
+        if isinstance(e, DemoInterrupted):
+            raise
+        # Before training started (making the data, the model): there was nothing to write yet.
+        raise DemoInterrupted(_interrupted(None, True, 0, args.epochs)) from None
+
+
+def _demo(args: argparse.Namespace) -> DemoResult:
     spec, k, noise, lr = _settings(args)
+    folder = OutputFolder(args.out, OUTPUT_NAMES)  # an unwritable folder is found now, not after the last epoch
     # One seed, separate streams: the weights do not change when --samples does.
     X, y = spec.make(args.samples, noise, k, random.Random(args.seed))
     if args.test_size > 0:
@@ -263,14 +330,51 @@ def demo(args: argparse.Namespace) -> DemoResult:
     )
     schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.1, total_iters=args.epochs)
     test = (X_test, y_test) if X_test else None
-    history = fit(
-        model, X_train, y_train, loss="hinge" if binary else "cross_entropy", optimizer=optimizer,
-        scheduler=schedule, epochs=args.epochs, l2=L2, validation_data=test, progress=not args.no_progress,
-    )
+    training = True
+    try:
+        with folder:
+            history = fit(
+                model, X_train, y_train, loss="hinge" if binary else "cross_entropy", optimizer=optimizer,
+                scheduler=schedule, epochs=args.epochs, l2=L2, validation_data=test, progress=not args.no_progress,
+            )
+            training = False
+            plots_skipped, neuron = _write_files(folder, args, model, (X_train, y_train), test, history)
+    except KeyboardInterrupt:
+        # The scheduler steps once per epoch: its count is the number of epochs trained.
+        raise DemoInterrupted(_interrupted(folder, training, schedule.last_epoch, args.epochs)) from None
+    except Exception as e:
+        if training:
+            where = f"training failed in epoch {schedule.last_epoch + 1} of {args.epochs}"
+            if isinstance(e, (ArithmeticError, ValueError)):
+                where += " (a smaller --lr may help)"
+        else:
+            where = "writing the files failed"
+        raise DemoError(f"{where}: {_one_line(e)}; nothing written to {str(args.out)!r}") from e
+    files = {key: folder.folder / name for key, (name, _) in FILES.items() if folder.folder / name in folder.written}
+    return DemoResult(model, (X_train, y_train), test, history, files, plots_skipped, neuron, tuple(folder.removed))
 
-    out: pathlib.Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    files: Dict[str, pathlib.Path] = {}
+
+def _interrupted(folder: Optional[OutputFolder], training: bool, epochs_done: int, epochs: int) -> str:
+    """The one line Ctrl-C prints: how far the demo got and what it wrote."""
+    if folder is not None and folder.committed:  # Ctrl-C held back while the files were moved into place
+        return f"interrupted after writing every file into {str(folder.folder)!r}"
+    if not training:
+        return f"interrupted after training ({epochs} epochs), while writing the files; nothing written"
+    if epochs_done == 0:
+        return f"interrupted before the end of epoch 1 of {epochs}; nothing written"
+    return f"interrupted after epoch {epochs_done} of {epochs}; nothing written"
+
+
+def _write_files(
+    folder: OutputFolder,
+    args: argparse.Namespace,
+    model: MLP,
+    train: Tuple[Points, List[int]],
+    test: Optional[Tuple[Points, List[int]]],
+    history: Dict[str, List[float]],
+) -> Tuple[bool, Tuple[int, int]]:
+    """Draw and save every file into `folder`'s staging names; returns (plots skipped?, (neuron, point))."""
+    X_train, y_train = train
     plots_skipped = False
     try:
         from matplotlib.figure import Figure  # drawn without pyplot: no display, no global figures
@@ -284,24 +388,20 @@ def demo(args: argparse.Namespace) -> DemoResult:
         if test is not None:
             title += f", {_percent(history['val_accuracy'][-1])} held out"
         plot.plot_decision_boundary(model, X_train, y_train, ax=fig.subplots(), title=title, held_out=test)
-        files["boundary"] = _save_figure(fig, out / FILES["boundary"][0])
+        _save_figure(fig, folder.staging_path(FILES["boundary"][0]))
         fig = Figure(figsize=(10, 3.5))
         plot.plot_history(history, axes=tuple(fig.subplots(1, 2)))
-        files["curves"] = _save_figure(fig, out / FILES["curves"][0])
-    files["neuron"] = out / FILES["neuron"][0]
+        _save_figure(fig, folder.staging_path(FILES["curves"][0]))
     neuron, point = _pick_neuron(model, X_train)
-    files["neuron"].write_bytes(_neuron_graph(model, neuron, X_train[point]))
-    files["model"] = out / FILES["model"][0]
-    serialize.save(model, files["model"])
-    files["history"] = out / FILES["history"][0]
-    files["history"].write_text(json.dumps(history, indent=1) + "\n")
-    return DemoResult(model, (X_train, y_train), test, history, files, plots_skipped, (neuron, point))
+    folder.staging_path(FILES["neuron"][0]).write_bytes(_neuron_graph(model, neuron, X_train[point]))
+    serialize.save(model, folder.staging_path(FILES["model"][0]))
+    folder.staging_path(FILES["history"][0]).write_text(json.dumps(history, indent=1) + "\n")
+    return plots_skipped, (neuron, point)
 
 
-def _save_figure(fig: Any, path: pathlib.Path) -> pathlib.Path:
+def _save_figure(fig: Any, path: pathlib.Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    fig.savefig(path, dpi=100, format="png")
 
 
 def _pick_neuron(model: MLP, X: Points) -> Tuple[int, int]:
@@ -336,19 +436,32 @@ def _percent(x: float) -> str:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    start = time.perf_counter()
-    spec, k, noise, lr = _settings(args)
-    n_test = math.ceil(args.test_size * args.samples) if args.test_size > 0 else 0
-    classes = f", {k} classes" if spec.multiclass else ""
-    print(f"data:  {args.dataset}, {args.samples} points{classes}, noise {noise:g}, seed {args.seed}:"
-          f" {args.samples - n_test} to train on, {n_test} held out")
-    sizes = [2, *args.hidden, 1 if k == 2 else k]
-    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
-    loss = "hinge loss on -1/+1 labels" if k == 2 else f"cross-entropy over {k} classes"
-    print(f"model: MLP {'-'.join(map(str, sizes))} ({n_params} parameters), {loss} + 1e-4 L2;"
-          f" {args.optimizer}, lr {lr:g} decaying to {lr / 10:g} over {args.epochs} epochs")
-    sys.stdout.flush()  # before the progress bar, which goes to stderr
-    result = demo(args)
+    result: Optional[DemoResult] = None
+    try:
+        start = time.perf_counter()
+        spec, k, noise, lr = _settings(args)
+        n_test = math.ceil(args.test_size * args.samples) if args.test_size > 0 else 0
+        classes = f", {k} classes" if spec.multiclass else ""
+        print(f"data:  {args.dataset}, {args.samples} points{classes}, noise {noise:g}, seed {args.seed}:"
+              f" {args.samples - n_test} to train on, {n_test} held out")
+        sizes = [2, *args.hidden, 1 if k == 2 else k]
+        n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+        loss = "hinge loss on -1/+1 labels" if k == 2 else f"cross-entropy over {k} classes"
+        print(f"model: MLP {'-'.join(map(str, sizes))} ({n_params} parameters), {loss} + 1e-4 L2;"
+              f" {args.optimizer}, lr {lr:g} decaying to {lr / 10:g} over {args.epochs} epochs")
+        sys.stdout.flush()  # before the progress bar, which goes to stderr
+        result = demo(args)
+        _report(args, result, start)
+    except KeyboardInterrupt as e:  # outside demo(): before it began, or after it wrote every file
+        if isinstance(e, DemoInterrupted):
+            raise
+        if result is None:
+            raise DemoInterrupted(_interrupted(None, True, 0, args.epochs)) from None
+        raise DemoInterrupted(f"interrupted after writing every file into {str(args.out)!r}") from None
+    return 0
+
+
+def _report(args: argparse.Namespace, result: DemoResult, start: float) -> None:
     h = result.history
     print(f"final loss {h['loss'][-1]:.4g}, accuracy {_percent(h['accuracy'][-1])} on the training points (last epoch)")
     if result.test is not None:
@@ -357,14 +470,29 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(f"wrote, in {args.out}{os.sep}:")
     for key, path in result.files.items():
         print(f"  {path.name:<22} {FILES[key][1].format(path=path, neuron=result.neuron[0], point=result.neuron[1])}")
+    if result.removed:
+        print(f"removed, as they were from an earlier run: {', '.join(path.name for path in result.removed)}")
     if result.plots_skipped:
         print(f"no PNGs: {PLOT_MISSING}")
     print(f"done in {time.perf_counter() - start:.1f} s")
-    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the `micrograd` command with `argv` (default: the process's arguments); return the exit code."""
+    """Run the `micrograd` command with `argv` (default: the process's arguments); return the exit code.
+
+    0 on success; 2 for a bad argument (argparse's usage line and the reason, on stderr); 1 for
+    a failure after the arguments were checked, 130 for Ctrl-C: each one line on stderr,
+    `micrograd: error: ...` or `micrograd: interrupted ...`. Never raises SystemExit,
+    KeyboardInterrupt or any other exception, so tests and notebooks can call it directly.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as e:  # 128 + SIGINT, as a shell reports a process that Ctrl-C ended
+        _say(f"micrograd: {e}" if isinstance(e, DemoInterrupted) else "micrograd: interrupted")
+        return 130
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -386,3 +514,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # (the recipe in Python's documentation of SIGPIPE).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as e:  # one line, not a traceback: the user did nothing a traceback would explain
+        _say(f"micrograd: error: {_one_line(e)}")
+        return 1
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception as one line of text: its message (with its type when that is not already
+    ours or the operating system's), newlines folded into spaces."""
+    text = " ".join(str(e).split())
+    if isinstance(e, (DemoError, OSError)) and text:
+        return text
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed or gone: nowhere left to say it
+        pass

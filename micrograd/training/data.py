@@ -100,7 +100,10 @@ def make_circles(
     random_state: RandomState = None,
     factor: float = 0.8,
 ) -> Dataset:
-    """A circle (label 0) around a smaller one (label 1, radius `factor`), both centred at 0."""
+    """Two rings around the origin: points evenly spaced on the unit circle (label 0) and on a
+    circle of radius `factor` inside it (label 1), then Gaussian `noise` on the coordinates.
+    Both classes are rings, not discs: without noise, no point lies inside the inner ring.
+    `n_samples // 2` points go to the outer ring."""
     n = whole_number("n_samples", n_samples, low=2)
     if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 <= factor < 1:
         raise ValueError(f"factor must be a number in [0, 1), got {factor!r}")
@@ -231,17 +234,27 @@ def batches(
     *,
     shuffle: bool = True,
     random_state: RandomState = None,
+    drop_last: bool = False,
 ) -> Iterator[Tuple[List[T], List[L]]]:
     """One epoch of mini-batches `(X_batch, y_batch)`: every sample exactly once, in a
     shuffled order (or in order, `shuffle=False`); the last batch may be smaller.
-    `batch_size=None` gives the whole data set as one batch."""
+    `batch_size=None` gives the whole data set as one batch.
+
+    `drop_last=True` leaves out the last batch when it is smaller than `batch_size`, as
+    PyTorch's `DataLoader(drop_last=True)` does (so no batch, if there are fewer samples than
+    `batch_size`). With `shuffle`, the left-out samples are different ones each epoch. Use it for
+    a model with `BatchNorm1d`, which cannot train on a batch of one sample.
+    """
     n = len(X)
     if len(y) != n:
         raise ValueError(f"batches needs one label per sample, got {n} samples and {len(y)} labels")
-    size = n if batch_size is None else whole_number("batch_size", batch_size, low=1)
+    size = max(n, 1) if batch_size is None else whole_number("batch_size", batch_size, low=1)  # no data: no batch
+    if not isinstance(drop_last, bool):
+        raise TypeError(f"drop_last must be True or False, got {type(drop_last).__name__}: {drop_last!r}")
     order = list(range(n))
     if shuffle:
         as_rng(random_state).shuffle(order)
-    for start in range(0, n, size):
+    end = n - n % size if drop_last else n
+    for start in range(0, end, size):
         chunk = order[start:start + size]
         yield [X[i] for i in chunk], [y[i] for i in chunk]

@@ -10,10 +10,11 @@ loss, `zero_grad`, `backward`, (optionally) gradient clipping, `optimizer.step()
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ..arguments import whole_number
 from ..engine import Value, no_grad
-from ..nn import Module
+from ..nn import BatchNorm1d, Module
 from . import losses
 from .data import RandomState, as_rng, batches
 from .optim import SGD, LRScheduler, Optimizer, clip_grad_norm, grad_norm
@@ -41,6 +42,7 @@ def fit(
     optimizer: Optional[Optimizer] = None,
     epochs: int = 100,
     batch_size: Optional[int] = None,
+    drop_last: bool = False,
     scheduler: Optional[LRScheduler] = None,
     l2: float = 0.0,
     max_grad_norm: Optional[float] = None,
@@ -59,6 +61,11 @@ def fit(
         epochs: passes over the data.
         batch_size: samples per step, drawn in a new shuffled order each epoch; None (the
             default) uses all of them in order, one step per epoch, like the demo.
+        drop_last: skip each epoch's last batch when it is smaller than `batch_size` (PyTorch's
+            `DataLoader(drop_last=True)`); the samples left out change from epoch to epoch.
+            A model with `BatchNorm1d` needs it when `len(X) % batch_size == 1`, since
+            BatchNorm1d cannot train on a batch of one sample: fit refuses that case before
+            the first step, naming this option.
         scheduler: its `step()` is called after every epoch.
         l2: adds `l2 * sum(p * p)` to the loss (the demo's regularization, `alpha = 1e-4`).
         max_grad_norm: clip the gradients' joint norm to this before each step.
@@ -90,6 +97,7 @@ def fit(
         optimizer = scheduler.optimizer if scheduler is not None else SGD(model.parameters(), lr=0.1)
     elif scheduler is not None and scheduler.optimizer is not optimizer:
         raise ValueError("the scheduler drives a different optimizer than the one passed to fit")
+    _check_batches(model, len(X), batch_size, drop_last)
     rng: random.Random = as_rng(random_state)
 
     history: Dict[str, List[float]] = {"loss": [], "grad_norm": [], "lr": []}
@@ -107,7 +115,7 @@ def fit(
     try:
         for _ in bar:
             history["lr"].append(optimizer.lr)
-            epoch = batches(X, y, batch_size, shuffle=batch_size is not None, random_state=rng)
+            epoch = batches(X, y, batch_size, shuffle=batch_size is not None, random_state=rng, drop_last=drop_last)
             loss_value, score, norm = _train_epoch(model, epoch, loss_fn, metric_fn, optimizer, l2, max_grad_norm)
             if scheduler is not None:
                 scheduler.step()
@@ -166,6 +174,40 @@ def _train_epoch(
     loss_value = last_loss if steps == 1 else loss_sum / n
     score = None if metric_fn is None else last_metric if steps == 1 else metric_sum / n
     return loss_value, score, norm_sum / steps
+
+
+def _check_batches(model: Module, n: int, batch_size: Optional[int], drop_last: bool) -> None:
+    """Refuse, before any step, batch settings that cannot train: no batch at all, or (for a
+    model with BatchNorm1d) a batch of one sample, which has no variance to normalise by."""
+    if not isinstance(drop_last, bool):
+        raise TypeError(f"drop_last must be True or False, got {type(drop_last).__name__}: {drop_last!r}")
+    if batch_size is None:
+        smallest = n
+    else:
+        size = whole_number("batch_size", batch_size, low=1)
+        if drop_last and n < size:
+            raise ValueError(
+                f"fit with drop_last=True and batch_size={size} has no batch to train on: there are {n} samples"
+            )
+        smallest = size if drop_last else n % size or size
+    if smallest == 1 and any(isinstance(m, BatchNorm1d) for m in _modules(model)):
+        if batch_size is None or n == 1:
+            why = f"got {n} sample"
+        elif batch_size == 1:
+            why = "got batch_size=1; use batch_size >= 2"
+        else:
+            why = (f"{n} samples in batches of {batch_size} leave a last batch of 1; pass drop_last=True"
+                   " (or another batch_size)")
+        raise ValueError(f"fit: the model's BatchNorm1d needs at least 2 samples per batch in training mode, {why}")
+
+
+def _modules(model: Module) -> Iterator[Module]:
+    """`model` and every submodule, depth first (an explicit stack: no recursion)."""
+    stack = [model]
+    while stack:
+        m = stack.pop()
+        yield m
+        stack.extend(m.children())
 
 
 def _loss(loss: Union[str, LossFn]) -> Tuple[LossFn, Optional[MetricFn]]:

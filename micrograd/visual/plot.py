@@ -140,9 +140,13 @@ def plot_history(
     """Loss (log scale) and accuracy per epoch, side by side, from `fit`'s history.
 
     Validation curves are drawn dashed when the history has them. Call it again with the
-    same `axes` and another `label` to compare runs (optimizers, inits) on one figure. A loss
-    of exactly 0 (a hinge loss once every point is beyond the margin) has no place on a log
-    scale: its curve stops there.
+    same `axes` and another `label` to compare runs (optimizers, inits) on one figure.
+
+    A loss of exactly 0 (a hinge loss once every point is beyond the margin, often the
+    held-out one) has no place on a log scale, where its curve would vanish. When any curve on
+    the loss axes touches 0, the axis is symlog instead: logarithmic above the least positive
+    loss, linear below it, so 0 sits one decade's height under that least value. The y label
+    says so.
     """
     if "loss" not in history:
         raise ValueError(f"plot_history needs a history with a 'loss' list, got keys {sorted(history)}")
@@ -155,9 +159,8 @@ def plot_history(
     (line,) = loss_ax.plot(epochs, history["loss"], label=name)
     if history.get("val_loss"):
         loss_ax.plot(epochs, history["val_loss"], "--", color=line.get_color(), label=held)
-    loss_ax.set_yscale("log")
+    _set_loss_scale(loss_ax)
     loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("loss")
     if history.get("accuracy"):
         acc_ax.plot(epochs, history["accuracy"], color=line.get_color(), label=name)
         if history.get("val_accuracy"):
@@ -169,6 +172,22 @@ def plot_history(
         if a.get_legend_handles_labels()[0]:  # no accuracy curves (an mse history): no empty legend
             a.legend(fontsize="small")
     return axes
+
+
+def _set_loss_scale(ax: Axes) -> None:
+    """Log scale for every loss curve on `ax`, the earlier runs' included; symlog when one of
+    them has a loss <= 0, which a log axis would leave out (with no sign that it did)."""
+    values = [float(v) for line in ax.get_lines() for v in line.get_ydata()]
+    finite = [v for v in values if math.isfinite(v)]
+    if all(v > 0 for v in finite):
+        ax.set_yscale("log")
+        ax.set_ylabel("loss")
+        return
+    # Linear up to the least positive loss: every positive loss stays on the log part, where
+    # the curves keep the shape they have on a log axis, and 0 gets the room of one decade.
+    linthresh = min((v for v in finite if v > 0), default=1.0)
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.set_ylabel(f"loss (symlog: linear below {linthresh:.2g}, to show 0)")
 
 
 def plot_grad_norms(
