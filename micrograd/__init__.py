@@ -38,6 +38,8 @@ _EXPORTS = {
     "Primitive": "micrograd.engine",
     "primitive": "micrograd.engine",
     "BackwardStep": "micrograd.steps",
+    "explain": "micrograd.explanation",
+    "Explanation": "micrograd.explanation",
     "ForwardStep": "micrograd.steps",
     "backward_steps": "micrograd.steps",
     "forward_steps": "micrograd.steps",

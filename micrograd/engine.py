@@ -341,6 +341,15 @@ class Value:
         return self._view.prev if self._view is not None else _distinct(self._parents)
 
     @property
+    def lecture_node(self) -> "Value":
+        """This node as micrograd 0.1.0 built it: the node itself, or, where 0.1.0 built it
+        differently (constants as leaves, a fused neuron as `*` and `+` nodes), its rebuilt
+        twin, with the same op, data and grad, whose `parents` are this node's `_prev`
+        with repeats (`a * a` twice) and whose `local_grads` go with them."""
+        _ = self._prev  # reading it builds the view, if this node has one
+        return self._view.top if self._view is not None else self
+
+    @property
     def _op(self) -> str:
         """The op's name as micrograd 0.1.0 records it: '+' for a fused neuron's sum."""
         return "+" if self._fn is AFFINE else self._name

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Dict, FrozenSet, Iterator, List, Tuple
 
 from .engine import Value, backward_pass, topological_order
+from .explanation import Explanation, explain_step
 
 __all__ = ["BackwardStep", "ForwardStep", "backward_steps", "forward_steps"]
 
@@ -25,9 +26,11 @@ class _BackwardTrace:
     pass O(edges) in memory, so even a 66,000-node loss can be stepped through.
     """
 
-    __slots__ = ("final", "changes", "processed")
+    __slots__ = ("final", "changes", "processed", "root", "order")
 
-    def __init__(self) -> None:
+    def __init__(self, root: Value, order: List[Value]) -> None:
+        self.root = root
+        self.order = order  # topological_order(root): what explanations walk
         self.final: List[float] = []  # per step: the processed node's gradient (complete by then)
         self.changes: List[Tuple[Tuple[Value, float], ...]] = []  # per step: (parent, grad after)
         self.processed: List[Value] = []
@@ -74,6 +77,15 @@ class BackwardStep:
         return grads
 
     @property
+    def explanation(self) -> Explanation:
+        """The worked chain-rule calculation of this step's gradient (see `explain`):
+        every use of `node`, the gradient flowing back along it and its local derivative,
+        with the numbers of this moment of the pass."""
+        grads = self.grads
+        trace = self._trace
+        return explain_step(self.node, trace.root, trace.order, lambda v: grads.get(v, 0.0))
+
+    @property
     def processed(self) -> FrozenSet[Value]:
         """The nodes processed so far, this step's node included (their gradients are final)."""
         return frozenset(self._trace.processed[: self.index + 1])
@@ -111,7 +123,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
     order = topological_order(root)
     total = len(order)
     before = {node: node.grad for node in order if node.is_leaf}  # leaves keep theirs; the rest start at 0
-    trace = _BackwardTrace()
+    trace = _BackwardTrace(root, order)
     latest: Dict[Value, float] = {}  # the newest gradient of every node reached so far
     steps = backward_pass(root)
     try:

@@ -22,11 +22,12 @@ Standard library only, like the engine.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from .engine import sigmoid
 
-__all__ = ["Expr", "Symbol", "Formula", "lift", "PYTHON_NAMESPACE"]
+__all__ = ["Expr", "Symbol", "Constant", "Formula", "lift", "format_number", "latex_name", "PYTHON_NAMESPACE"]
 
 Formula = Union["Expr", float, int, bool]
 
@@ -220,7 +221,8 @@ def _python(e: Expr, names: Callable[[Symbol], str]) -> str:
     return f"{_FUNCTIONS[e.op]}({args[0]})"
 
 
-def _number(value: Optional[float], precision: int) -> str:
+def format_number(value: Optional[float], precision: int = 4) -> str:
+    """A number as a formula shows it: 2.0 as 2, others to `precision` significant digits."""
     if value is None:
         return "?"
     if float(value).is_integer() and abs(value) < 1e15:
@@ -238,10 +240,10 @@ def _squared(e: Expr) -> Optional[Expr]:
 def _text(e: Expr, numbers: bool, precision: int) -> Tuple[str, int]:
     """The formula as text, and its precedence (to parenthesise it where needed)."""
     if isinstance(e, Symbol):
-        shown = _number(e.value, precision) if numbers else e.name
+        shown = format_number(e.value, precision) if numbers else e.name
         return shown, _SUM if " " in shown or shown.startswith("-") else _ATOM  # "a * b", -3: parenthesise
     if isinstance(e, Constant):
-        shown = _number(e.value, precision)
+        shown = format_number(e.value, precision)
         return shown, _NEGATION if shown.startswith("-") else _ATOM
     base = _squared(e)
     if base is not None:
@@ -276,10 +278,10 @@ def _wrap(shown: Tuple[str, int], needs: int) -> str:
 
 def _latex(e: Expr, numbers: bool, precision: int) -> Tuple[str, int]:
     if isinstance(e, Symbol):
-        shown = _number(e.value, precision) if numbers else _latex_name(e.name)
+        shown = format_number(e.value, precision) if numbers else latex_name(e.name)
         return shown, _SUM if shown.startswith("-") else _ATOM
     if isinstance(e, Constant):
-        shown = _number(e.value, precision)
+        shown = format_number(e.value, precision)
         return shown, _NEGATION if shown.startswith("-") else _ATOM
     base = _squared(e)
     if base is not None:
@@ -313,12 +315,19 @@ def _latex_wrap(shown: Tuple[str, int], needs: int) -> str:
     return rf"\left({text}\right)" if level < needs else text
 
 
-def _latex_name(name: str) -> str:
-    """A symbol's name in LaTeX: words upright, special characters escaped."""
-    escaped = "".join("\\" + ch if ch in "#$%&_{}" else ch for ch in name)
+def latex_name(name: str) -> str:
+    """A name in LaTeX: words upright (`\\mathrm{out}`), a call's function as an operator
+    (`\\operatorname{tanh}(n)`), special characters escaped."""
+    call = re.fullmatch(r"([A-Za-z_]\w*)\((.*)\)", name)
+    if call:
+        return rf"\operatorname{{{_escape(call.group(1))}}}\left({latex_name(call.group(2))}\right)"
     if len(name) == 1 or not name.isidentifier():
-        return escaped
-    return rf"\mathrm{{{escaped}}}"
+        return _escape(name)
+    return rf"\mathrm{{{_escape(name)}}}"
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "#$%&_{}" else ch for ch in text)
 
 
 def _values(e: Expr) -> Dict[str, Any]:

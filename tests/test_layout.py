@@ -4,7 +4,7 @@
     arguments, lazy            standard library only
     engine                     the autograd engine
     nn, steps, symbolic,       modules; the passes one step at a time; formulas, central
-    numeric, explain           differences, and the worked chain rule behind a gradient
+    numeric, explanation       differences, and the worked chain rule behind a gradient
     training | testing         side by side: neither imports the other
     visual                     drawings and plots
     app, micrograd/__init__    the command line, and the package's front door
@@ -36,7 +36,7 @@ SIDE_BY_SIDE = 3  # the layer of training and testing, which must not import eac
 LAYERS = [
     {"micrograd.arguments", "micrograd.lazy"},
     {"micrograd.engine"},
-    {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explain"},
+    {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
     {"micrograd.app", "micrograd.__main__", "micrograd"},
