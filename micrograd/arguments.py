@@ -19,7 +19,7 @@ import math
 from numbers import Real
 from typing import Any, Optional
 
-__all__ = ["finite_float", "real", "positive_int", "whole_number"]
+__all__ = ["finite_float", "real", "positive_int", "whole_number", "flag"]
 
 
 def finite_float(x: Any, what: str) -> float:
@@ -83,3 +83,11 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     if low == -math.inf:
         return f"{'<' if high_open else '<='} {high}"
     return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def flag(name: str, x: Any) -> bool:
+    """`x` if it is a bool, else a ValueError naming `name` and the value: `affine="yes"` and
+    `nesterov=1` are mistakes, not True."""
+    if not isinstance(x, bool):
+        raise ValueError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
+    return x

@@ -35,7 +35,7 @@ import math
 from numbers import Real
 from typing import Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..arguments import positive_int, real, whole_number
+from ..arguments import flag, positive_int, real, whole_number
 from ..engine import Value
 
 __all__ = [
@@ -75,12 +75,6 @@ def _at_least_0(name: str, x: Any) -> float:
 
 def _positive(name: str, x: Any) -> float:
     return real(name, x, low=0.0, low_open=True)
-
-
-def _flag(name: str, x: Any) -> bool:
-    if not isinstance(x, bool):
-        raise ValueError(f"{name} must be True or False, got {type(x).__name__}: {x!r}")
-    return x
 
 
 def _betas(name: str, x: Any) -> Tuple[float, float]:
@@ -417,7 +411,7 @@ class SGD(Optimizer):
 
     _SETTINGS: ClassVar[Dict[str, Check]] = {
         "lr": _at_least_0, "momentum": _at_least_0, "dampening": _at_least_0, "weight_decay": _at_least_0,
-        "nesterov": _flag,
+        "nesterov": flag,
     }
     _STATE: ClassVar[Dict[str, Check]] = {"momentum_buffer": _finite}
 
@@ -760,7 +754,7 @@ def clip_grad_norm(
     """
     params = _parameter_list(parameters, "clip_grad_norm")
     max_norm = real("max_norm", max_norm, low=0.0)
-    _flag("error_if_nonfinite", error_if_nonfinite)
+    flag("error_if_nonfinite", error_if_nonfinite)
     total = grad_norm(params, norm_type)
     if not math.isfinite(total):
         if not error_if_nonfinite:
