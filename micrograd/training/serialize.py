@@ -30,8 +30,9 @@ what is wrong, and the model, optimizer and schedule are left exactly as they we
 everything is checked before anything is set. In order:
 
 - the size (at most `max_bytes`, checked before reading), UTF-8, and, before the JSON parser
-  runs, the nesting depth (at most MAX_DEPTH) and the number of objects and lists (a model
-  file has at most one per 16 characters), so a hostile file costs little memory or time;
+  runs, the number of objects and lists (a model file has at most one per 16 characters);
+  then the nesting depth (at most MAX_DEPTH), before anything walks the document. Rejecting
+  a file costs at most some 16 times its size in memory (a legitimate one: about 6);
 - JSON: no NaN or Infinity, no number beyond a float, no integer of more than 18 digits, no
   key twice;
 - the document's keys, format and version;
@@ -48,9 +49,7 @@ import json
 import math
 import os
 import random
-import re
 import tempfile
-from itertools import accumulate
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from ..arguments import flag, positive_int, real
@@ -417,9 +416,20 @@ def _read_text(path: PathLike, max_bytes: int) -> str:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
             raise ModelFileError(_too_large(f"{size:,} bytes", max_bytes))
-        raw = f.read(max_bytes + 1)  # at most this much, even from a file that grows or never ends
-    if len(raw) > max_bytes:
-        raise ModelFileError(_too_large(f"more than {max_bytes:,} bytes", max_bytes))
+        # The size the file system reports, and one byte more to see whether there is more (read(n)
+        # allocates n bytes at once, so n is never the limit itself).
+        raw = f.read(size + 1)
+        if len(raw) > size:  # a file that grew, or one with no size (a pipe): read on, up to the limit
+            parts, total = [raw], len(raw)
+            while total <= max_bytes:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                total += len(chunk)
+            if total > max_bytes:
+                raise ModelFileError(_too_large(f"more than {max_bytes:,} bytes", max_bytes))
+            raw = b"".join(parts)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -433,33 +443,36 @@ def _too_large(size: str, max_bytes: int) -> str:
     return f"the file is {size}, more than load reads (max_bytes={max_bytes:,}); pass a larger max_bytes to read it"
 
 
-# A JSON string, escapes and all. It also matches an unterminated string, to the end of the
-# text, so that it never fails after a long scan: a failed match retried at every later
-# quote would take time quadratic in the length of the file.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
-_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
-_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def _check_nesting(text: str) -> None:
-    """Refuse, before the JSON parser sees it, text nested deeper than MAX_DEPTH (which
-    would exhaust the parser's recursion) or with far more objects and lists than a model
-    file holds (which would cost many times the file's size in memory)."""
-    outside = _STRING.sub("", text)  # brackets inside strings do not nest
-    containers = outside.count("[") + outside.count("{")
+def _check_density(text: str) -> None:
+    """Refuse, before the JSON parser sees it, text with far more objects and lists than a
+    model file holds (`[[],[],...]` costs the parser some 20 times its size in memory, and
+    `[[[[...` exhausts its recursion). Brackets inside strings are counted too: a model
+    file's strings (names) have none, so this only ever overcounts a hostile file."""
+    containers = text.count("[") + text.count("{")
     limit = 64 + len(text) // _CHARS_PER_CONTAINER
     if containers > limit:
         raise ModelFileError(
-            f"{containers:,} objects and lists in {len(text):,} characters: more than a model file holds (at most"
-            f" one per {_CHARS_PER_CONTAINER} characters, here {limit:,}); refused before parsing"
+            f"{containers:,} brackets ([ or {{) in {len(text):,} characters: more objects and lists than a model"
+            f" file holds (at most one per {_CHARS_PER_CONTAINER} characters, here {limit:,}); refused before parsing"
         )
-    brackets = _NOT_A_BRACKET.sub("", outside)
-    depth = max(accumulate(map(_NESTING.__getitem__, brackets)), default=0)
-    if depth > MAX_DEPTH:
-        raise ModelFileError(
-            f"objects and lists nested {depth:,} deep, more than a model file needs (at most {MAX_DEPTH});"
-            " refused before parsing"
-        )
+
+
+def _check_depth(doc: Any) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH, before any code that walks it
+    recursively (the description's checks) sees it. Iterative: any depth is safe here."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > MAX_DEPTH:
+                    raise ModelFileError(_too_deep(f"{depth + 1} deep"))
+                stack.append((child, depth + 1))
+
+
+def _too_deep(depth: str) -> str:
+    return f"objects and lists nested {depth}, more than a model file needs (at most {MAX_DEPTH})"
 
 
 def _reject_constant(name: str) -> None:
@@ -480,11 +493,11 @@ def _short_int(text: str) -> int:
 
 
 def _no_duplicate_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    d: Dict[str, Any] = {}
-    for k, v in pairs:
-        if k in d:
-            raise ValueError(f"the key {_short(k)} appears twice")
-        d[k] = v
+    d = dict(pairs)
+    if len(d) < len(pairs):
+        seen = set()
+        k = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"the key {_short(k)} appears twice")
     return d
 
 
@@ -495,9 +508,9 @@ def _short(x: Any, limit: int = 60) -> str:
 
 
 def _parse(text: str) -> Any:
-    _check_nesting(text)
+    _check_density(text)
     try:
-        return json.loads(
+        doc = json.loads(
             text,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
@@ -506,6 +519,11 @@ def _parse(text: str) -> Any:
         )
     except ValueError as e:  # json.JSONDecodeError is a ValueError, and so are the hooks' errors
         raise ModelFileError(f"not valid JSON: {e}") from None
+    except RecursionError:  # the parser recurses per level: within the density limit, ~1000 levels fit
+        raise ModelFileError(_too_deep("deeper than the JSON parser follows")) from None
+    if isinstance(doc, (dict, list)):
+        _check_depth(doc)
+    return doc
 
 
 _REQUIRED = ("format", "version", "architecture", "state")
