@@ -250,19 +250,21 @@ class Optimizer:
         finite, raise NonFiniteStepError and change nothing."""
         raise NotImplementedError
 
-    def _refuse_non_finite(self, new: Sequence[float], state: Mapping[str, Sequence[Optional[float]]],
-                           extra: str = "") -> None:
-        """Raise NonFiniteStepError for the first parameter whose new value, or new state
-        (None: none yet), is not finite; return if every one is."""
-        if all(map(math.isfinite, new)) and all(all(map(_finite_or_none, xs)) for xs in state.values()):
+    def _refuse_non_finite(self, new: Sequence[float], checked: Mapping[str, Sequence[float]],
+                           shown: Optional[Mapping[str, Sequence[Optional[float]]]] = None, extra: str = "") -> None:
+        """Return if every new parameter value and every `checked` piece of new state is
+        finite; else raise NonFiniteStepError for the first parameter with one that is not,
+        showing its new numbers (and those in `shown`, None where a parameter has none)."""
+        if all(map(math.isfinite, new)) and all(all(map(math.isfinite, xs)) for xs in checked.values()):
             return
-        columns = list(state.values())
-        i = next(i for i, x in enumerate(new) if not (math.isfinite(x) and all(_finite_or_none(c[i]) for c in columns)))
+        columns = list(checked.values())
+        i = next(i for i, x in enumerate(new) if not (math.isfinite(x) and all(math.isfinite(c[i]) for c in columns)))
         p = self.params[i]
         g, group = self._group_of(i)
         name = f"parameter {i}" + (f" ({p.label!r})" if p.label else "")
         if len(self.param_groups) > 1:
             name += f" (in param group {g})"
+        state: Dict[str, Sequence[Optional[float]]] = {**checked, **(shown or {})}
         gives = ", ".join([f"data {new[i]!r}"] + [f"{k} {xs[i]!r}" for k, xs in state.items() if xs[i] is not None])
         settings = ", ".join(f"{k}={v!r}" for k, v in group.items() if k != "params")
         raise NonFiniteStepError(
@@ -356,10 +358,6 @@ class Optimizer:
             settings = ", ".join(f"{k}={v!r}" for k, v in groups[0].items() if k != "params")
             return f"{type(self).__name__}({n} parameters, {settings})"
         return f"{type(self).__name__}({n} parameters in {len(groups)} groups)"
-
-
-def _finite_or_none(x: Optional[float]) -> bool:
-    return x is None or math.isfinite(x)
 
 
 def _count(x: Any) -> str:
@@ -463,7 +461,9 @@ class SGD(Optimizer):
                     g = g + m * buf if nesterov else buf
                 new.append(p.data - lr * g)
                 i += 1
-        self._refuse_non_finite(new, {"momentum_buffer": buffers})
+        # A buffer that is not finite makes its parameter's new value non-finite too (lr * inf is
+        # inf, 0 * inf is nan), so checking the new values covers the buffers.
+        self._refuse_non_finite(new, {}, shown={"momentum_buffer": buffers})
         self._commit(new)
         self._buffers = buffers
 
