@@ -91,10 +91,6 @@ def _step_count(name: str, x: Any) -> int:
     return whole_number(name, x, low=1)
 
 
-def _positive_int(name: str, x: Any) -> int:
-    return positive_int(name, x)
-
-
 def _qualified(where: str, name: str) -> str:
     """`lr` for the optimizer's own arguments, `param_groups[1]['lr']` for a group's."""
     return f"{where}[{name!r}]" if where else name
@@ -119,26 +115,20 @@ def _given_groups(parameters: ParamGroups, who: str) -> List[Mapping[str, Any]]:
     """What the optimizer was given, as a list of group dicts (one for a plain list of Values)."""
     if isinstance(parameters, Mapping):
         return [parameters]  # one group, given as a dict
-    items: List[Any] = (
-        [parameters] if isinstance(parameters, Value) else _parameter_list_or_groups(parameters, who)
-    )
+    try:
+        items: List[Any] = [parameters] if isinstance(parameters, Value) else list(parameters)
+    except TypeError:
+        raise TypeError(
+            f"{who} needs an iterable of Values or of param group dicts, got {type(parameters).__name__}:"
+            f" {_shorten(parameters)}"
+        ) from None
     if not items:
         raise ValueError(f"{who} got an empty parameter list")
     if all(isinstance(x, Mapping) for x in items):
         return items
     if any(isinstance(x, Mapping) for x in items):
-        raise TypeError(f"{who} needs either Values or param group dicts, not a mix of both: {items!r}")
+        raise TypeError(f"{who} needs either Values or param group dicts, not a mix of both: {_shorten(items)}")
     return [{"params": items}]
-
-
-def _parameter_list_or_groups(parameters: Any, who: str) -> List[Any]:
-    try:
-        return list(parameters)
-    except TypeError:
-        raise TypeError(
-            f"{who} needs an iterable of Values or of param group dicts, got {type(parameters).__name__}:"
-            f" {parameters!r}"
-        ) from None
 
 
 class _GroupSetting:
@@ -684,7 +674,7 @@ class LinearLR(LRScheduler):
     """
 
     _SETTINGS: ClassVar[Dict[str, Check]] = {
-        "start_factor": _at_least_0, "end_factor": _at_least_0, "total_iters": _positive_int,
+        "start_factor": _at_least_0, "end_factor": _at_least_0, "total_iters": positive_int,
     }
 
     def __init__(
@@ -704,7 +694,7 @@ class LinearLR(LRScheduler):
 class StepLR(LRScheduler):
     """Multiply the rate by `gamma` every `step_size` steps (as `torch.optim.lr_scheduler.StepLR`)."""
 
-    _SETTINGS: ClassVar[Dict[str, Check]] = {"step_size": _positive_int, "gamma": _at_least_0}
+    _SETTINGS: ClassVar[Dict[str, Check]] = {"step_size": positive_int, "gamma": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         self.step_size: int = self._setting("step_size", step_size)
@@ -719,7 +709,7 @@ class CosineAnnealingLR(LRScheduler):
     """Half a cosine from each starting rate down to `eta_min` over `T_max` steps
     (`torch.optim.lr_scheduler.CosineAnnealingLR`, closed form, without restarts)."""
 
-    _SETTINGS: ClassVar[Dict[str, Check]] = {"T_max": _positive_int, "eta_min": _at_least_0}
+    _SETTINGS: ClassVar[Dict[str, Check]] = {"T_max": positive_int, "eta_min": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max: int = self._setting("T_max", T_max)
