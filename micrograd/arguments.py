@@ -19,7 +19,7 @@ import math
 from numbers import Real
 from typing import Any, Optional
 
-__all__ = ["finite_float", "real", "positive_int", "whole_number"]
+__all__ = ["finite_float", "real", "positive_int", "whole_number", "flag"]
 
 
 def finite_float(x: Any, what: str) -> float:
@@ -54,8 +54,12 @@ def real(name: str, x: Any, *, low: float = -math.inf, high: float = math.inf,
     Booleans are refused: `lr=True` is a mistake, not 1.0."""
     ok = isinstance(x, Real) and not isinstance(x, bool)
     if ok:
-        f = float(x)
-        ok = (f > low if low_open else f >= low) and (f < high if high_open else f <= high)
+        try:
+            f = float(x)
+        except OverflowError:  # an int beyond any float (10**400): out of every range
+            ok = False
+        else:
+            ok = (f > low if low_open else f >= low) and (f < high if high_open else f <= high)
     if not ok:
         raise ValueError(f"{name} must be a number {_interval(low, high, low_open, high_open)}, got {x!r}")
     return f
@@ -78,8 +82,18 @@ def positive_int(name: str, n: Any) -> int:
 
 
 def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    if low == -math.inf and high == math.inf:
+        return "that is finite"
     if high == math.inf:
         return f"{'>' if low_open else '>='} {low}"
     if low == -math.inf:
         return f"{'<' if high_open else '<='} {high}"
     return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def flag(name: str, x: Any) -> bool:
+    """`x` if it is a bool, else a ValueError naming `name` and the value: `affine="yes"` and
+    `nesterov=1` are mistakes, not True."""
+    if not isinstance(x, bool):
+        raise ValueError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
+    return x

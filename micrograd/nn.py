@@ -12,7 +12,7 @@ import random
 from numbers import Real
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
-from .arguments import finite_float, positive_int
+from .arguments import finite_float, flag, positive_int
 from .engine import Operand, Value, affine
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "BatchNorm1d", "Activation", "Sequential", "ACTIVATIONS", "INITS"]
@@ -337,75 +337,129 @@ class BatchNorm1d(Module):
     `running = (1 - momentum) * running + momentum * batch_stat` (the variance unbiased, as
     in PyTorch), which evaluation mode (`model.eval()`) uses instead, so a single sample
     `bn(x)` works there.
+
+    Args:
+        num_features: the number of features (inputs, and outputs).
+        eps: added to the variance, for numerical stability (> 0).
+        momentum: the weight of each new batch in the running statistics (in [0, 1]).
+        affine: learn `weight` and `bias` (the default); with False, `y = (x - mean) /
+            sqrt(var + eps)`, and `weight` and `bias` are None, as in PyTorch.
+        track_running_stats: keep running statistics (the default); with False there are
+            none (`running_mean` and `running_var` are None) and the batch's own statistics
+            are used in evaluation mode too, so it always needs a batch, as in PyTorch.
+
+    A batch of one sample is refused wherever batch statistics are used (its variance is 0,
+    so every output would be `bias` whatever the input), with PyTorch's words.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
         n = positive_int("num_features", num_features)
-        if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
+        if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 < eps < math.inf:
             raise ValueError(f"eps must be a positive number, got {eps!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
+        flag("affine", affine)
+        flag("track_running_stats", track_running_stats)
+        self.num_features: int = n
         self.eps: float = float(eps)
         self.momentum: float = float(momentum)
-        self.weight: List[Value] = [Value(1.0) for _ in range(n)]
-        self.bias: List[Value] = [Value(0.0) for _ in range(n)]
+        self.affine: bool = affine
+        self.track_running_stats: bool = track_running_stats
+        self.weight: Optional[List[Value]] = [Value(1.0) for _ in range(n)] if affine else None
+        self.bias: Optional[List[Value]] = [Value(0.0) for _ in range(n)] if affine else None
         # Buffers: Values so that load_state_dict sets them like parameters, but never trained.
-        self.running_mean: List[Value] = [Value(0.0) for _ in range(n)]
-        self.running_var: List[Value] = [Value(1.0) for _ in range(n)]
+        self.running_mean: Optional[List[Value]] = [Value(0.0) for _ in range(n)] if track_running_stats else None
+        self.running_var: Optional[List[Value]] = [Value(1.0) for _ in range(n)] if track_running_stats else None
+
+    def _running_statistics(self) -> Optional[Tuple[List[Value], List[Value]]]:
+        """(running_mean, running_var) when they normalise, None when the batch's own
+        statistics do: PyTorch's rule, in training mode, and always when none are kept."""
+        if self.training or self.running_mean is None or self.running_var is None:
+            return None
+        return self.running_mean, self.running_var
 
     def __call__(self, x: Input) -> Union[Value, List[Value]]:
-        if self.training:
+        stats = self._running_statistics()
+        if stats is None:
+            why = "in training mode" if self.training else "with track_running_stats=False (even in evaluation mode)"
+            fix = " or switch to evaluation mode with model.eval()" if self.running_mean is not None else ""
             raise ValueError(
-                f"{self!r} normalises across a batch, so in training mode it needs the whole batch:"
-                " call bn.batch(X) (or model.batch(X)), or switch to evaluation mode with model.eval()"
+                f"{self!r} normalises across a batch {why}, so it needs the whole batch:"
+                f" call bn.batch(X) (or model.batch(X)){fix}"
             )
-        return _features(self._eval_forward(_as_inputs(x, len(self.weight), self)))
+        return _features(self._eval_forward(_as_inputs(x, self.num_features, self), *stats))
 
     def batch(self, xs: Sequence[Input]) -> List[Union[Value, List[Value]]]:
-        rows = [_as_inputs(x, len(self.weight), self) for x in xs]
-        if not self.training:
-            return [_features(self._eval_forward(r)) for r in rows]
+        rows = [_as_inputs(x, self.num_features, self) for x in xs]
+        stats = self._running_statistics()
+        if stats is not None:
+            return [_features(self._eval_forward(r, *stats)) for r in rows]
         n = len(rows)
         if n < 2:
-            raise ValueError(f"{self!r} needs at least 2 samples per batch in training mode, got {n}")
+            # PyTorch's message, then ours: why, and what to do.
+            hint = "" if self.running_mean is None else ", or call model.eval() to use the running statistics"
+            raise ValueError(
+                f"{self!r}: expected more than 1 value per channel when training, got input size"
+                f" ({n}, {self.num_features}): batch statistics need at least 2 samples per batch, got {n}"
+                f" (one sample's variance is 0: every output would be the bias, whatever the input); drop a"
+                f" final batch of one{hint}"
+            )
         out: List[List[Value]] = [[] for _ in rows]
         m = self.momentum
-        for j, (w, b) in enumerate(zip(self.weight, self.bias)):
+        for j in range(self.num_features):
             column = [r[j] for r in rows]
             mean = cast(Value, sum(column)) * (1.0 / n)
             centered = [x - mean for x in column]
             var = cast(Value, sum(d * d for d in centered)) * (1.0 / n)
             inv_std = (var + self.eps) ** -0.5
-            for row_out, d in zip(out, centered):
-                row_out.append(w * (d * inv_std) + b)
-            self.running_mean[j].data = (1.0 - m) * self.running_mean[j].data + m * mean.data
-            self.running_var[j].data = (1.0 - m) * self.running_var[j].data + m * var.data * n / (n - 1)
+            if self.weight is not None and self.bias is not None:
+                w, b = self.weight[j], self.bias[j]
+                for row_out, d in zip(out, centered):
+                    row_out.append(w * (d * inv_std) + b)
+            else:
+                for row_out, d in zip(out, centered):
+                    row_out.append(d * inv_std)
+            if self.training and self.running_mean is not None and self.running_var is not None:
+                self.running_mean[j].data = (1.0 - m) * self.running_mean[j].data + m * mean.data
+                self.running_var[j].data = (1.0 - m) * self.running_var[j].data + m * var.data * n / (n - 1)
         return [_features(r) for r in out]
 
-    def _eval_forward(self, xs: List[Value]) -> List[Value]:
+    def _eval_forward(self, xs: List[Value], running_mean: List[Value], running_var: List[Value]) -> List[Value]:
         # The running statistics are constants here: no gradient flows into them.
-        return [
-            w * ((x - mu.data) * (1.0 / math.sqrt(var.data + self.eps))) + b
-            for x, w, b, mu, var in zip(xs, self.weight, self.bias, self.running_mean, self.running_var)
+        normalised = [
+            (x - mu.data) * (1.0 / math.sqrt(var.data + self.eps)) for x, mu, var in zip(xs, running_mean, running_var)
         ]
+        if self.weight is None or self.bias is None:
+            return normalised
+        return [w * y + b for y, w, b in zip(normalised, self.weight, self.bias)]
 
     def parameters(self) -> List[Value]:
-        return self.weight + self.bias
+        return self.weight + self.bias if self.weight is not None and self.bias is not None else []
 
     def named_parameters(self) -> Iterator[Tuple[str, Value]]:
-        for i, w in enumerate(self.weight):
+        for i, w in enumerate(self.weight or []):
             yield f"weight.{i}", w
-        for i, b in enumerate(self.bias):
+        for i, b in enumerate(self.bias or []):
             yield f"bias.{i}", b
 
     def named_buffers(self) -> Iterator[Tuple[str, Value]]:
-        for i, v in enumerate(self.running_mean):
+        for i, v in enumerate(self.running_mean or []):
             yield f"running_mean.{i}", v
-        for i, v in enumerate(self.running_var):
+        for i, v in enumerate(self.running_var or []):
             yield f"running_var.{i}", v
 
     def __repr__(self) -> str:
-        return f"BatchNorm1d({len(self.weight)})"
+        options = "".join(
+            f", {name}=False" for name in ("affine", "track_running_stats") if not getattr(self, name)
+        )
+        return f"BatchNorm1d({self.num_features}{options})"
 
 
 class Activation(Module):

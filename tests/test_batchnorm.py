@@ -109,7 +109,8 @@ def test_one_sample_in_training_mode_is_an_error_that_says_what_to_do():
     bn = BatchNorm1d(2)
     with pytest.raises(ValueError, match=r"needs the whole batch: call bn.batch\(X\).*model.eval\(\)"):
         bn([1.0, 2.0])
-    with pytest.raises(ValueError, match="needs at least 2 samples per batch in training mode, got 1"):
+    # PyTorch's words: "Expected more than 1 value per channel when training, got input size ..."
+    with pytest.raises(ValueError, match=r"more than 1 value per channel when training, got input size \(1, 2\)"):
         bn.batch([[1.0, 2.0]])
 
 

@@ -21,8 +21,8 @@ _EXPORTS = {
         "micrograd.training.losses",
     ),
     **dict.fromkeys(
-        ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "LinearLR", "StepLR", "CosineAnnealingLR",
-         "clip_grad_norm", "clip_grad_norm_", "clip_grad_value", "clip_grad_value_", "grad_norm"],
+        ["Optimizer", "SGD", "Adam", "AdamW", "NonFiniteStepError", "LRScheduler", "LinearLR", "StepLR",
+         "CosineAnnealingLR", "clip_grad_norm", "clip_grad_norm_", "clip_grad_value", "clip_grad_value_", "grad_norm"],
         "micrograd.training.optim",
     ),
     **dict.fromkeys(
@@ -31,7 +31,8 @@ _EXPORTS = {
         "micrograd.training.data",
     ),
     **dict.fromkeys(
-        ["save", "load", "describe", "build", "ModelFileError", "FORMAT", "VERSION"], "micrograd.training.serialize"
+        ["save", "load", "describe", "build", "ModelFileError", "FORMAT", "VERSION", "MAX_BYTES", "MAX_DEPTH"],
+        "micrograd.training.serialize",
     ),
     "layer_grad_norms": "micrograd.training.diagnostics",
 }

@@ -114,7 +114,7 @@ def fit(
     bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=True)
     try:
         for _ in bar:
-            history["lr"].append(optimizer.lr)
+            history["lr"].append(optimizer.param_groups[0]["lr"])  # the first group's, with several
             epoch = batches(X, y, batch_size, shuffle=batch_size is not None, random_state=rng, drop_last=drop_last)
             loss_value, score, norm = _train_epoch(model, epoch, loss_fn, metric_fn, optimizer, l2, max_grad_norm)
             if scheduler is not None:
