@@ -351,6 +351,8 @@ def test_the_text_table_shows_both_gradients_and_the_differences():
     assert lines[3].split() == ["p0", "1.0", "1.0", "1.0", "0", "0"]
     assert lines[4].split() == ["p1", "1.0", "2.0", "2.5", "5.0e-01", "2.0e-01"]
     assert "here, 3.5 in PyTorch (relative difference 1.4e-01)" in made_up([], 3.0, 3.5).summary()
+    assert made_up([(1.0, 1.0)]).summary() == ("micrograd vs PyTorch (float64), 1 leaf: every gradient is the same in"
+                                               " both; the root's value is 1.0 in both")
 
 
 def test_a_long_table_shows_the_leaves_that_differ_most():
@@ -385,3 +387,18 @@ def test_the_meta_test_fails_for_a_new_engine_op_without_a_translation(monkeypat
                         raising=False)
     with pytest.raises(AssertionError, match=r"engine ops with no entry in TORCH_FORWARDS: \['cube'\]"):
         test_every_primitive_of_the_engine_has_a_torch_translation()
+
+
+CUBE_MUST = r"translation of the 'cube' node \(data 8\.0\) must give a 0-dimensional float64 tensor, "
+
+
+@needs_torch
+@pytest.mark.parametrize("translation, error, message", [
+    (lambda t: t.no_such_method(), AttributeError, r"translation of the 'cube' node \(data 8\.0\) failed on \(2\.0\)"),
+    (lambda t: 8.0, TypeError, CUBE_MUST + r"got float: 8\.0"),
+    (lambda t: t.float() ** 3, TypeError, CUBE_MUST + r"got Tensor: tensor\(8\., grad_fn"),  # float32
+])
+def test_a_translation_that_fails_is_reported_with_its_node(translation, error, message):
+    cube = primitive(lambda x: x ** 3, derivative=lambda x, out: 3 * x ** 2, name="cube")
+    with pytest.raises(error, match=r"^to_torch: the PyTorch " + message):
+        to_torch(cube(Value(2.0)), ops={cube: translation})

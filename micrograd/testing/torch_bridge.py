@@ -129,14 +129,18 @@ def to_torch(root: Value, *, ops: Optional[Mapping[Primitive, TorchForward]] = N
     (`Value(data, children, op)` with its own `_backward`), or an op with no translation;
     ImportError when PyTorch is not installed.
     """
+    return _to_torch(root, ops, "to_torch")
+
+
+def _to_torch(root: Value, ops: Optional[Mapping[Primitive, TorchForward]], who: str) -> TorchGraph:
     if not isinstance(root, Value):
-        raise TypeError(f"to_torch needs a Value, got {type(root).__name__}: {root!r}")
-    forwards = _forwards(ops, "to_torch")
+        raise TypeError(f"{who} needs a Value, got {type(root).__name__}: {root!r}")
+    forwards = _forwards(ops, who)
     order = topological_order(root)
     for node in order:  # every node is checked before PyTorch is imported or anything is built
         if not node.is_leaf:
-            _forward_of(node, forwards)
-    torch = _import_torch("to_torch")
+            _forward_of(node, forwards, who)
+    torch = _import_torch(who)
     f64 = torch.float64
     tensors: Dict[Value, Tensor] = {}
     leaves: Dict[Value, Tensor] = {}
@@ -146,9 +150,23 @@ def to_torch(root: Value, *, ops: Optional[Mapping[Primitive, TorchForward]] = N
                 t = leaves[node] = torch.tensor(node.data, dtype=f64, requires_grad=True)
             else:
                 operands = [tensors[a] if isinstance(a, Value) else torch.tensor(a, dtype=f64) for a in node.operands]
-                t = _forward_of(node, forwards)(*operands)
+                t = _apply(_forward_of(node, forwards, who), operands, node, who, torch)
             tensors[node] = t
     return TorchGraph(tensors[root], leaves)
+
+
+def _apply(forward: TorchForward, operands: List[Tensor], node: Value, who: str, torch: Any) -> Tensor:
+    """One node's formula on its operands' tensors; a translation that fails or gives anything but
+    one float64 number (a translation passed in `ops`, most likely) is reported with the node."""
+    try:
+        t = forward(*operands)
+    except (RuntimeError, TypeError, ValueError, ArithmeticError, AttributeError) as e:  # PyTorch's, or the formula's
+        numbers = ", ".join(repr(x.item()) for x in operands)
+        raise type(e)(f"{who}: the PyTorch translation of {_node_name(node)} failed on ({numbers}): {e}") from e
+    if not isinstance(t, torch.Tensor) or t.shape != () or t.dtype != torch.float64:
+        raise TypeError(f"{who}: the PyTorch translation of {_node_name(node)} must give a 0-dimensional float64"
+                        f" tensor, got {type(t).__name__}: {t!r}")
+    return t
 
 
 def _forwards(ops: Optional[Mapping[Primitive, TorchForward]], who: str) -> Mapping[Primitive, TorchForward]:
@@ -166,22 +184,22 @@ def _forwards(ops: Optional[Mapping[Primitive, TorchForward]], who: str) -> Mapp
     return {**TORCH_FORWARDS, **ops}
 
 
-def _forward_of(node: Value, forwards: Mapping[Primitive, TorchForward]) -> TorchForward:
+def _forward_of(node: Value, forwards: Mapping[Primitive, TorchForward], who: str) -> TorchForward:
     """The tensor formula of a non-leaf node's op, or an error naming the node."""
     op = node.primitive
     if op is None:  # made as Value(data, children, op), its derivative (if any) in a hand-written _backward
         raise ValueError(
-            f"to_torch cannot translate {_node_name(node)}: it was built by hand, the lecture's way"
+            f"{who} cannot translate {_node_name(node)}: it was built by hand, the lecture's way"
             " (Value(data, children, op) and a _backward of its own), so its forward formula is unknown."
             " Write the op with micrograd.primitive and pass its formula on tensors as"
-            " to_torch(..., ops={your_op: lambda x: ...})"
+            f" {who}(..., ops={{your_op: lambda x: ...}})"
         )
     try:
         return forwards[op]
     except KeyError:
         raise ValueError(
-            f"to_torch has no PyTorch translation for the op {op.name!r} of {_node_name(node)}: pass its"
-            f" forward formula on tensors as to_torch(..., ops={{{op.name}: lambda *tensors: ...}})"
+            f"{who} has no PyTorch translation for the op {op.name!r} of {_node_name(node)}: pass its"
+            f" forward formula on tensors as {who}(..., ops={{{op.name}: lambda *tensors: ...}})"
         ) from None
 
 
@@ -287,10 +305,11 @@ class TorchComparison:
     def summary(self) -> str:
         """One sentence: how many leaves, the largest relative difference and where, the root's value."""
         text = f"micrograd vs PyTorch (float64), {len(self)} lea{'f' if len(self) == 1 else 'ves'}: "
-        if self.rows:
+        if self.rows and self.max_rel_diff == 0.0:
+            text += "every gradient is the same in both; "
+        elif self.rows:
             worst = max(self.rows, key=lambda r: r.rel_diff)
-            where = f", at {worst.name}" if worst.rel_diff > 0 else ""
-            text += f"the gradients differ by at most {_diff(self.max_rel_diff)} (relative{where}); "
+            text += f"the gradients differ by at most {_diff(self.max_rel_diff)} (relative, at {worst.name}); "
         if self.value == self.torch_value:
             return text + f"the root's value is {self.value!r} in both"
         return text + (f"the root's value is {self.value!r} here, {self.torch_value!r} in PyTorch"
@@ -360,7 +379,7 @@ def compare_with_torch(root: Value, *, names: Optional[Names] = None,
     if not isinstance(root, Value):
         raise TypeError(f"compare_with_torch needs a Value, got {type(root).__name__}: {root!r}")
     given = _names(names)
-    graph = to_torch(root, ops=ops)
+    graph = _to_torch(root, ops, "compare_with_torch")
     leaves = list(graph.leaves)
     ours = [g.data for g in grad(root, leaves)] if leaves else []
     graph.root.backward()
