@@ -236,6 +236,7 @@ def test_primitives_with_every_operand_a_value(x, y, slope):
     (lambda x: x.abs(), 0.0),
     (lambda x: x.leaky_relu(0.1), 0.1),
     (lambda x: x ** 0, 0.0),
+    (lambda x: x.softplus(), 0.5),  # no kink: translated as logaddexp(x, 0), not max(x, 0) + log1p(exp(-|x|))
 ])
 def test_the_kinks_follow_the_same_convention_in_both(build, expected):
     x = Value(0.0, label="x")

@@ -69,7 +69,8 @@ def _affine(*args: Tensor) -> Tensor:
 # float64 tensor). The formulas are the engine's, so the values agree to the last bit or two and
 # PyTorch's derivatives of them are the true ones: where the engine's formula has a kink that the
 # function has not, another formula of the same function is used (softplus is logaddexp(x, 0),
-# the engine's max(x, 0) + log1p(exp(-|x|)), without the kinks of max and abs at 0).
+# the engine's max(x, 0) + log1p(exp(-|x|)), without the kinks of max and abs at 0). Your own
+# ops are translated with `ops=` (see `to_torch`), not by adding to this table.
 TORCH_FORWARDS: Dict[Primitive, TorchForward] = {
     ADD: lambda a, b: a + b,
     MUL: lambda a, b: a * b,
@@ -366,7 +367,9 @@ def compare_with_torch(root: Value, *, names: Optional[Names] = None,
     leaves every `.grad` (and `.data`) as it found it, so it can be called at any point of a
     training loop, between `zero_grad()` and `backward()` or after them, without adding a
     second gradient into the parameters. The gradients compared are d root / d leaf of this
-    one pass, not what earlier passes accumulated.
+    one pass, not what earlier passes accumulated. PyTorch reads the leaves' current `.data`:
+    if one was changed after the graph was built, the root's values differ (`value_rel_diff`),
+    and the graph should be built again.
 
     `names` names the leaves in the report: a mapping Value -> name, or (name, Value) pairs
     such as `model.named_parameters()`; otherwise a leaf is named by its label, or by its
