@@ -11,7 +11,7 @@ The package is layered, each layer importing only the ones below it:
     engine      `Value`, its ops (`Primitive`, `primitive` for your own) and the backward pass
     nn, steps   modules (`MLP`); the backward and forward passes one step at a time
     training    losses, optimizers, data sets, `fit`, saving models, diagnostics
-    testing     finite-difference gradient checks; hypothesis strategies
+    testing     finite-difference gradient checks; hypothesis strategies; the bridge to PyTorch
     visual      drawing graphs (graphviz), stepping pictures, plots (matplotlib)
     app         the `micrograd` command
 
@@ -58,6 +58,9 @@ _EXPORTS = {
     "central_difference": "micrograd.numeric",
     "gradcheck": "micrograd.testing.finite_differences",
     "gradgradcheck": "micrograd.testing.finite_differences",
+    # checking against PyTorch (an optional extra)
+    "compare_with_torch": "micrograd.testing.torch_bridge",
+    "to_torch": "micrograd.testing.torch_bridge",
     # training
     "fit": "micrograd.training.fit",
     "save": "micrograd.training.serialize",

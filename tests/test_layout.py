@@ -5,7 +5,8 @@
     engine                     the autograd engine
     nn, steps, symbolic,       modules; the passes one step at a time; formulas, central
     numeric, explanation       differences, and the worked chain rule behind a gradient
-    training | testing         side by side: neither imports the other
+    training | testing         side by side: neither imports the other (testing holds the
+                               checking tools: finite differences, strategies, the bridge to PyTorch)
     visual                     drawings and plots
     app, micrograd/__init__    the command line, and the package's front door
 
@@ -30,7 +31,7 @@ import micrograd
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "micrograd"
-HEAVY = ("graphviz", "tqdm", "numpy", "matplotlib", "hypothesis")
+HEAVY = ("graphviz", "tqdm", "numpy", "matplotlib", "hypothesis", "torch")
 SIDE_BY_SIDE = 3  # the layer of training and testing, which must not import each other
 
 LAYERS = [
@@ -141,6 +142,14 @@ def test_importing_micrograd_loads_no_third_party_library():
 def test_importing_training_and_finite_differences_loads_no_third_party_library():
     statement = "import micrograd.training, micrograd.testing.finite_differences; micrograd.training.fit"
     assert loaded_heavy_modules(statement) == []
+
+
+def test_the_bridge_to_pytorch_imports_pytorch_only_when_called():
+    # An add-on in the testing layer: offered by `micrograd`, but PyTorch is optional and heavy.
+    statement = "import micrograd, micrograd.testing.torch_bridge; micrograd.to_torch; micrograd.compare_with_torch"
+    assert loaded_heavy_modules(statement) == []
+    assert layer_of("micrograd.testing.torch_bridge") == SIDE_BY_SIDE
+    assert set(GRAPH["micrograd.testing.torch_bridge"]) == {"micrograd.engine"}
 
 
 # --- the import graph ----------------------------------------------------------------------------
