@@ -6,6 +6,8 @@ the graph's topological order (`v0`, `v0_op`, ...), never `id()`, so the same ex
 gives the same DOT source in every run. Options make the chain rule visible (each edge's
 local derivative), colour nodes by gradient, mark parameters, inputs and constants, and
 draw one moment of the forward or backward pass (`highlight=`, see `micrograd.steps`).
+A graph too big to read node by node is drawn by neuron or by layer (`collapse=`, see
+`micrograd.visual.collapse`), and `legend=True` explains the colours and numbers.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
 
 import graphviz
 
+from ..arguments import flag, instance_of, one_of
 from ..engine import Value, edge_gradients, topological_order
+from ..nn import Module
 from ..steps import BackwardStep, ForwardStep
+from .collapse import COLLAPSE_MODES, Box, Collapsed, collapse_graph
 from .dot_program import configure_graphviz, find_dot
 
 __all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
@@ -34,7 +39,21 @@ _NOT_IN_GRAPHVIZ_PURE = ("pdf", "ps", "ps2", "eps")
 
 class GraphTooLargeError(ValueError):
     """The graph has more nodes than `max_nodes`: laying it out would take minutes and the
-    picture would be unreadable. The message says how to draw a part of it."""
+    picture would be unreadable. The message says how to draw a part of it, or all of it by
+    neuron or by layer (`collapse=`)."""
+
+    @classmethod
+    def for_graph(cls, nodes: int, max_nodes: int, who: str = "draw_dot") -> "GraphTooLargeError":
+        """The refusal for a graph of `nodes` value nodes, worded for the function `who`."""
+        return cls(
+            f"{who}: the graph behind this Value has {nodes:,} nodes, more than max_nodes={max_nodes:,};"
+            " Graphviz would take a very long time to lay it out and the picture would be unreadable."
+            " Draw it by layer or by neuron instead: draw_dot(root, model=<the model>, collapse=\"layer\")"
+            " (one box per layer) or collapse=\"neuron\" (one box per neuron call); or draw a part of it:"
+            " max_depth=3 (the last ops before the root), stop_at=<nodes whose history to leave out> (e.g. a"
+            " layer's inputs, for one neuron at a time), draw_dot(<an inner node>) for the graph behind it,"
+            " or pass max_nodes=None to draw everything anyway."
+        )
 
 
 class Drawing(graphviz.Digraph):
@@ -184,6 +203,9 @@ def draw_dot(
     max_depth: Optional[int] = None,
     stop_at: Optional[Iterable[Value]] = None,
     precision: int = 4,
+    model: Optional[Module] = None,
+    collapse: Optional[str] = None,
+    legend: bool = False,
 ) -> Drawing:
     """Draw the computation graph behind `root` as a `graphviz.Digraph`.
 
@@ -213,9 +235,24 @@ def draw_dot(
         stop_at: nodes whose own history is not drawn (for example a layer's inputs, to
             draw one layer or one neuron at a time).
         precision: decimals shown for data and grad.
+        model: with `collapse`, the Module whose calls built the graph (an MLP, Layer,
+            Neuron, or a Sequential holding them).
+        collapse: "neuron" draws each call of a neuron (its weighted sum and activation)
+            as one box showing its output's data and grad; "layer" merges every call of a
+            layer into one box showing how many calls it merges and the gradient norm of
+            its parameters. Inputs, constants and the loss's ops are drawn node by node
+            when there are few (at most 20), else merged: leaves into an "inputs" box, ops
+            into one box per connected stretch ("loss" holds the root). A parameter read
+            outside its neuron (an L2 term) comes from its layer's box along a dashed edge.
+            `highlight` may then only be a Value (its box is marked), and `show_local`,
+            `max_depth` and `stop_at` do not apply. See `micrograd.visual.collapse`.
+        legend: add a legend that explains the drawing's border colours, fills, boxes and
+            edge numbers (only those that appear in it).
 
     Raises:
-        GraphTooLargeError: more than `max_nodes` value nodes would be drawn.
+        GraphTooLargeError: more than `max_nodes` value nodes (or boxes) would be drawn.
+        ValueError: a bad option, `collapse` without `model`, or a `model` none of whose
+            neurons was called in the graph.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
@@ -226,16 +263,16 @@ def draw_dot(
             raise ValueError(f"draw_dot {name} must be a non-negative int or None, got {n!r}")
     if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 17:
         raise ValueError(f"draw_dot precision must be an int from 0 to 17, got {precision!r}")
+    flag("draw_dot legend", legend)
+    if collapse is not None or model is not None:
+        return _draw_collapsed(root, model, collapse, format=format, rankdir=rankdir, show_local=show_local,
+                               color_by_grad=color_by_grad, params=params, inputs=inputs, highlight=highlight,
+                               max_nodes=max_nodes, max_depth=max_depth, stop_at=stop_at, precision=precision,
+                               legend=legend)
 
     nodes, cut = _walk(root, max_depth, _as_set(stop_at, "stop_at"))
     if max_nodes is not None and len(nodes) > max_nodes:
-        raise GraphTooLargeError(
-            f"draw_dot: the graph behind this Value has {len(nodes):,} nodes, more than max_nodes={max_nodes:,};"
-            " Graphviz would take a very long time to lay it out and the picture would be unreadable."
-            " Draw a part of it instead: max_depth=3 (the last ops before the root), stop_at=<nodes whose history"
-            " to leave out> (e.g. a layer's inputs, for one neuron at a time), draw_dot(<an inner node>) for the"
-            " graph behind it, or pass max_nodes=None to draw everything anyway."
-        )
+        raise GraphTooLargeError.for_graph(len(nodes), max_nodes)
     moment = _moment(root, highlight) if highlight is not None else None
     if moment is not None and moment.node not in set(nodes):
         raise ValueError(f"draw_dot: the highlighted node {moment.node!r} is not in the drawn graph")
@@ -267,6 +304,10 @@ def draw_dot(
         dot.node(ids[node], **attrs)
         if node.parents:
             _draw_op(dot, node, ids, node in cut, moment, show_local, precision)
+    if legend:
+        drawn = {_leaf_kind(n, param_set, input_set) for n in nodes if mark_leaves and n.is_leaf}
+        hand = any(_by_hand(n) for n in nodes)
+        _draw_legend(dot, _plain_legend(drawn, color_by_grad, moment, show_local, hand, any(n in cut for n in nodes)))
     return dot
 
 
@@ -277,6 +318,10 @@ def _shown_numbers(node: Value, moment: Optional[_Moment]) -> Tuple[Optional[flo
     if moment.forward:  # values appear one by one; gradients are not part of the forward pass
         return (node.data if node in moment.known else None), None
     return node.data, moment.known.get(node)
+
+
+def _leaf_kind(node: Value, params: Set[Value], inputs: Set[Value]) -> str:
+    return "parameter" if node in params else "input" if node in inputs else "constant"
 
 
 def _mark_leaf(attrs: Dict[str, str], node: Value, params: Set[Value], inputs: Set[Value]) -> List[str]:
@@ -352,3 +397,245 @@ def _by_hand(node: Value) -> bool:
 
 def _hot() -> Dict[str, str]:
     return {"color": _HIGHLIGHT_COLOUR, "fontcolor": _HIGHLIGHT_COLOUR, "penwidth": "2"}
+
+
+# --- the legend ------------------------------------------------------------------------------
+
+def _plain_legend(leaves: Set[str], color_by_grad: bool, moment: Optional[_Moment], show_local: bool,
+                  hand: bool, cut: bool) -> List[Dict[str, str]]:
+    """The legend's entries for a node-by-node drawing: only what the drawing shows."""
+    entries = [
+        {"shape": "record", "label": "{ label | data: the value | grad: d(root)/d(value) }"},
+        {"label": "op: the operation that made\nthe value its arrow points to"},
+    ]
+    meanings = {"parameter": (_PARAM_COLOUR, "solid"), "input": (_INPUT_COLOUR, "solid"),
+                "constant": (_CONSTANT_COLOUR, "dashed")}
+    words = {"parameter": "blue border: a parameter (trained)", "input": "green border: an input",
+             "constant": "grey, dashed: a constant (neither)"}
+    for kind in ("parameter", "input", "constant"):
+        if kind in leaves:
+            colour, style = meanings[kind]
+            entries.append({"shape": "box", "label": words[kind], "color": colour, "penwidth": "2", "style": style})
+    if color_by_grad:
+        entries.append({"shape": "box", "style": "filled", "fillcolor": _GRAD_COLOURS[-2],
+                        "label": "fill: |grad|, darkest for the largest here"})
+    if moment is not None:
+        entries.append({"shape": "box", "color": _HIGHLIGHT_COLOUR, "penwidth": "3",
+                        "label": "red border: the node of this step"})
+        if moment.forward:
+            entries.append({"shape": "plaintext", "label": "?: not computed yet at this step"})
+        else:
+            entries.append({"shape": "plaintext", "fontcolor": _HIGHLIGHT_COLOUR,
+                            "label": "red edges: where this step adds gradient\n+= g: the amount added"})
+            entries.append({"shape": "plaintext", "label": "?: not known yet at this step"})
+    if show_local:
+        entries.append({"shape": "plaintext", "label": "number on an edge into an op: the local derivative"
+                        "\nd(op)/d(input), the factor the chain rule multiplies by"})
+        if moment is not None and not moment.forward:
+            entries.append({"shape": "plaintext", "fontcolor": _HIGHLIGHT_COLOUR,
+                            "label": "local * grad = added: the chain rule\nat this step"})
+        if hand:
+            entries.append({"shape": "plaintext",
+                            "label": "no number: a hand-written _backward\n(its derivatives are not recorded)"})
+    if cut:
+        entries.append({"shape": "plaintext", "label": "(k inputs not drawn): the graph\ngoes on behind this op"})
+    return entries
+
+
+def _draw_legend(dot: Drawing, entries: List[Dict[str, str]]) -> None:
+    """The entries, one below the other, in a dashed frame titled "legend"."""
+    with dot.subgraph(name="cluster_legend") as legend:
+        legend.attr(label="legend", style="dashed", color=_CONSTANT_COLOUR, fontsize="12")
+        for i, attrs in enumerate(entries):
+            attrs = dict(attrs, fontsize="11")
+            if attrs.get("shape") != "record":
+                attrs["label"] = _escape_text(attrs["label"])
+            legend.node(f"legend{i}", **attrs)
+
+
+# --- drawing by neuron or by layer -------------------------------------------------------------
+
+def _draw_collapsed(root: Value, model: Any, collapse: Any, *, format: str, rankdir: str, show_local: bool,
+                    color_by_grad: bool, params: Any, inputs: Any, highlight: Any, max_nodes: Optional[int],
+                    max_depth: Optional[int], stop_at: Any, precision: int, legend: bool) -> Drawing:
+    if collapse is None:
+        raise ValueError(
+            "draw_dot: model= is used only to draw the graph by neuron or by layer; pass collapse=\"neuron\" or"
+            " collapse=\"layer\" with it (to mark the model's parameters in a node-by-node drawing, pass"
+            " params=model instead)"
+        )
+    one_of("draw_dot collapse", collapse, COLLAPSE_MODES)
+    if model is None:
+        raise ValueError(
+            f"draw_dot collapse={collapse!r} needs model=, the Module whose calls built the graph"
+            " (the MLP, Layer, Neuron or Sequential), to find its neurons"
+        )
+    instance_of("draw_dot model", model, Module, "a Module (an MLP, Layer, Neuron or Sequential)")
+    for name, given in (("max_depth", max_depth is not None), ("stop_at", stop_at is not None),
+                        ("show_local", show_local)):
+        if given:
+            raise ValueError(
+                f"draw_dot: {name} does not apply with collapse={collapse!r} (a box merges many ops and edges);"
+                f" draw without collapse= to use {name}"
+            )
+    if highlight is not None and not isinstance(highlight, Value):
+        raise ValueError(
+            f"draw_dot: with collapse={collapse!r}, highlight may only be a Value (its box is marked), got"
+            f" {type(highlight).__name__}; a moment of a pass (a BackwardStep or ForwardStep) is drawn node by"
+            " node: draw without collapse=, with max_depth= or stop_at= for a big graph"
+        )
+    graph = collapse_graph(root, model, collapse)
+    if max_nodes is not None and len(graph.boxes) > max_nodes:
+        hint = ' collapse="layer" draws one box per layer,' if collapse == "neuron" else ""
+        raise GraphTooLargeError(
+            f"draw_dot: collapse={collapse!r} still gives {len(graph.boxes):,} boxes, more than"
+            f" max_nodes={max_nodes:,};{hint} draw_dot(<one output>) draws a smaller graph, or pass max_nodes=None"
+            " to draw it anyway."
+        )
+    marked = _highlighted_boxes(graph, highlight, root, collapse) if highlight is not None else []
+    param_set, input_set = _as_set(params, "params"), _as_set(inputs, "inputs")
+    mark_leaves = bool(param_set or input_set)
+
+    dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
+    dot.values = ()
+    ids = {id(box): f"b{i}" for i, box in enumerate(graph.boxes)}
+    shown = {id(box): _box_grad(box) for box in graph.boxes}
+    largest = max((abs(g) for g in shown.values() if g is not None), default=0.0)
+    leaf_kinds = set()
+    for box in graph.boxes:
+        name = ids[id(box)]
+        attrs = {"shape": "record", "label": _box_label(box, precision)}
+        styles = []
+        if box.kind == "value" and box.output is not None and box.output.is_leaf and mark_leaves:
+            styles += _mark_leaf(attrs, box.output, param_set, input_set)
+            leaf_kinds.add(_leaf_kind(box.output, param_set, input_set))
+        elif box.kind in ("layer", "parameters"):
+            attrs.update(color=_PARAM_COLOUR, penwidth="2")
+        elif box.kind in ("inputs", "leaves"):
+            attrs.update(color=_INPUT_COLOUR if box.name == "inputs" else _CONSTANT_COLOUR, penwidth="2")
+        elif box.kind in ("ops", "loss"):
+            styles.append("rounded")
+        grad = shown[id(box)]
+        if color_by_grad and grad is not None:
+            level = 0 if largest == 0.0 else round(abs(grad) / largest * (len(_GRAD_COLOURS) - 1))
+            attrs["fillcolor"] = _GRAD_COLOURS[level]
+            styles.append("filled")
+        if any(box is m for m in marked):
+            attrs.update(color=_HIGHLIGHT_COLOUR, penwidth="3")
+        if styles:
+            attrs["style"] = ",".join(styles)
+        dot.node(name, **attrs)
+        out = box.output
+        if box.kind == "value" and out is not None and out.parents:  # one op, drawn as in a full drawing
+            label = out.op or "?"
+            constants = [a for a in out.operands if not isinstance(a, Value)]
+            if out.op in ("*", "+") and constants:
+                label = f"{out.op} {constants[0]:g}"
+            dot.node(name + "_op", label=_escape_text(label))
+            dot.edge(name + "_op", name)
+    for src, to, count, is_param in graph.edges:
+        head = ids[id(to)] + ("_op" if to.kind == "value" and to.output is not None and to.output.parents else "")
+        edge: Dict[str, str] = {}
+        if is_param:
+            edge.update(style="dashed", color=_PARAM_COLOUR, fontcolor=_PARAM_COLOUR,
+                        label=_escape_text(f"{count} parameter{'s' if count > 1 else ''}"))
+        elif count > 1:
+            edge["label"] = _escape_text(f"{count:,} values")
+        dot.edge(ids[id(src)], head, **edge)
+    if legend:
+        _draw_legend(dot, _collapsed_legend(graph, leaf_kinds, color_by_grad, bool(marked)))
+    return dot
+
+
+def _box_grad(box: Box) -> Optional[float]:
+    """The number `color_by_grad` fills a box by: its output's grad, or its parameters' norm."""
+    if box.kind in ("layer", "parameters"):
+        return box.grad_norm
+    if box.kind in ("inputs", "leaves") or box.output is None:
+        return None
+    return float(box.output.grad)
+
+
+def _box_label(box: Box, precision: int) -> str:
+    def number(x: float) -> str:
+        return f"{x:.{precision}f}"
+
+    fields: List[str]
+    out = box.output
+    if box.kind == "neuron" and out is not None:
+        fields = [box.name or "neuron", repr(box.module), "data " + number(out.data), "grad " + number(out.grad)]
+    elif box.kind == "layer":
+        neurons = len(getattr(box.module, "neurons", [box.module]))
+        fields = [box.name, f"{neurons} neuron{'s' if neurons > 1 else ''}",
+                  f"{box.calls:,} call{'s' if box.calls != 1 else ''} ({box.neuron_calls:,} neuron calls)",
+                  f"grad norm {number(box.grad_norm)} ({len(box.parameters)} parameters)"]
+    elif box.kind == "parameters":
+        fields = [f"{box.name} parameters", f"{len(box.nodes)} read outside the neurons",
+                  f"grad norm {number(box.grad_norm)} (all {len(box.parameters)})"]
+    elif box.kind in ("inputs", "leaves"):
+        fields = [box.name, f"{len(box.nodes):,} values"]
+    elif box.kind in ("ops", "loss") and out is not None:
+        counts: Dict[str, int] = {}
+        for node in box.nodes:
+            counts[node.op] = counts.get(node.op, 0) + 1
+        ops = ", ".join(f"{op} x{k}" for op, k in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        fields = [box.name, f"{len(box.nodes):,} ops: {ops}", "data " + number(out.data), "grad " + number(out.grad)]
+    else:  # one node as itself
+        node = box.nodes[0]
+        fields = ([node.label] if node.label else []) + ["data " + number(node.data), "grad " + number(node.grad)]
+    return "{ " + " | ".join(_escape_record(f) for f in fields) + " }"
+
+
+def _highlighted_boxes(graph: Collapsed, node: Value, root: Value, collapse: str) -> List[Box]:
+    box = graph.box_of.get(node)
+    if box is not None:
+        return [box]
+    # A parameter inside its neuron: every box (every call) of that neuron.
+    owners = [b for b in graph.boxes if b.module is not None and b.kind == "neuron"
+              and any(p is node for p in b.module.parameters())]
+    if owners:
+        return owners
+    raise ValueError(f"draw_dot: the highlighted node {node!r} is not in the graph behind {root!r}")
+
+
+def _collapsed_legend(graph: Collapsed, leaves: Set[str], color_by_grad: bool, highlighted: bool
+                      ) -> List[Dict[str, str]]:
+    kinds = {box.kind for box in graph.boxes}
+    entries = []
+    if "neuron" in kinds:
+        entries.append({"shape": "record", "label": "{ one call of a neuron: its weighted sum and activation"
+                        " | data, grad: of its output }"})
+    if "layer" in kinds:
+        entries.append({"shape": "record", "color": _PARAM_COLOUR, "penwidth": "2",
+                        "label": "{ a layer: all its calls in one box | grad norm: sqrt(sum of grad^2)"
+                        " of its parameters }"})
+    if "parameters" in kinds:
+        entries.append({"shape": "record", "color": _PARAM_COLOUR, "penwidth": "2",
+                        "label": "{ a layer's parameters read outside its neurons (an L2 term) }"})
+    if "inputs" in kinds or "leaves" in kinds:
+        entries.append({"shape": "box", "color": _INPUT_COLOUR, "penwidth": "2",
+                        "label": "green border: leaves merged into one box (inputs)"})
+    if "ops" in kinds or "loss" in kinds:
+        entries.append({"shape": "box", "style": "rounded",
+                        "label": "rounded: ops outside the neurons merged\n(data, grad: of the last)"})
+    if "value" in kinds:
+        entries.append({"shape": "record", "label": "{ one node, drawn as itself: label | data | grad }"})
+    words = {"parameter": ("blue border: a parameter", _PARAM_COLOUR, "solid"),
+             "input": ("green border: an input", _INPUT_COLOUR, "solid"),
+             "constant": ("grey, dashed: a constant", _CONSTANT_COLOUR, "dashed")}
+    for kind in ("parameter", "input", "constant"):
+        if kind in leaves:
+            text, colour, style = words[kind]
+            entries.append({"shape": "box", "label": text, "color": colour, "penwidth": "2", "style": style})
+    if any(is_param for *_, is_param in graph.edges):
+        entries.append({"shape": "plaintext", "fontcolor": _PARAM_COLOUR,
+                        "label": "dashed blue edge: parameters read directly\n(the L2 term)"})
+    if any(count > 1 for _, _, count, _ in graph.edges):
+        entries.append({"shape": "plaintext", "label": "n values on an edge: how many\ndistinct nodes flow along it"})
+    if color_by_grad:
+        entries.append({"shape": "box", "style": "filled", "fillcolor": _GRAD_COLOURS[-2],
+                        "label": "fill: |grad| (a layer: its grad norm),\ndarkest for the largest here"})
+    if highlighted:
+        entries.append({"shape": "box", "color": _HIGHLIGHT_COLOUR, "penwidth": "3",
+                        "label": "red border: the box holding the highlighted node"})
+    return entries

@@ -1,0 +1,318 @@
+"""A big graph seen by neuron or by layer: `collapse_graph(root, model, "neuron" | "layer")`.
+
+The engine records no module information on its nodes (that would cost every op on the
+hot path), so the neurons are found afterwards, from the model: a neuron call is the node
+that computes its weighted sum (the fused `affine` node, whose operands are the neuron's
+own `w` and `b`, or, for `fused=False`, micrograd 0.1.0's chain `b + w0*x0 + w1*x1 + ...`)
+and the activation applied to it. Parameters are told apart by `named_parameters()` names.
+
+What becomes of every node:
+
+- neuron call → one box per call (`"neuron"`), or one box per layer merging all its calls
+  (`"layer"`); a layer is a `Layer` module (an `MLP`'s `layers.0`, ...), or a `Neuron`
+  that stands alone (the model itself, or an item of a `Sequential`);
+- a parameter → inside its neuron's box. One read outside the neurons (an L2 term) comes
+  from its layer's box (`"layer"`), or from one box per layer holding such parameters
+  (`"neuron"`, where a neuron's box is one call, not the parameter's owner);
+- everything else (inputs, constants, the loss's ops, ops of modules without neurons such
+  as BatchNorm1d): drawn node by node when there are at most `few` of them; otherwise the
+  leaves are merged into one box per box they feed ("inputs") and the ops into one box per
+  connected stretch (the one holding the root is "loss").
+
+Standard library only (and the engine and nn below it): `draw_dot` draws the result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+from ..arguments import one_of
+from ..engine import Value, topological_order
+from ..nn import ACTIVATIONS, Layer, Module, Neuron
+
+__all__ = ["Box", "Collapsed", "collapse_graph", "COLLAPSE_MODES"]
+
+COLLAPSE_MODES = ("neuron", "layer")
+
+
+@dataclass(eq=False)
+class Box:
+    """One box of a collapsed drawing.
+
+    `kind` is "neuron" (one call of a neuron), "layer" (every call of a layer), "parameters"
+    (a layer's parameters read outside its neurons), "inputs" (merged leaves), "ops" or
+    "loss" (merged ops; "loss" holds the root), or "value" (one node drawn as itself).
+    """
+
+    kind: str
+    name: str  # the module's name in `named_parameters()` ("layers.0.neurons.3"), or a description
+    nodes: List[Value] = field(default_factory=list)  # the graph nodes it stands for, in topological order
+    output: Optional[Value] = None  # the node whose data and grad it shows (a neuron's activation)
+    module: Optional[Module] = None  # the Neuron or layer it shows
+    calls: int = 0  # "layer": how many times the layer was called (distinct input vectors)
+    neuron_calls: int = 0  # "layer": how many neuron calls it merges
+    parameters: List[Value] = field(default_factory=list)  # "layer", "parameters": the module's parameters
+
+    @property
+    def grad_norm(self) -> float:
+        """sqrt(sum of grad**2) over `parameters`: how hard the last backward pass pulls on them."""
+        return math.sqrt(math.fsum(p.grad * p.grad for p in self.parameters))
+
+
+@dataclass(eq=False)
+class Collapsed:
+    """The collapsed graph: boxes in topological order (a box after every box it reads from)
+    and edges `(from, to, values)`, `values` being how many distinct nodes flow along it,
+    `params` True for a layer's parameters read outside its neurons."""
+
+    boxes: List[Box]
+    edges: List[Tuple[Box, Box, int, bool]]
+    box_of: Dict[Value, Box]  # every node of the graph that some box stands for
+
+    def find(self, kind: str) -> List[Box]:
+        """The boxes of one kind, in order."""
+        return [b for b in self.boxes if b.kind == kind]
+
+
+@dataclass(eq=False)
+class _Call:
+    neuron: "_NeuronInfo"
+    nodes: List[Value]
+    inputs: Tuple[object, ...]  # the input vector (Values and constants), to count layer calls
+    output: Value
+
+
+@dataclass(eq=False)
+class _NeuronInfo:
+    name: str
+    neuron: Neuron
+    layer_name: str
+    layer: Module
+    activation_op: Optional[str]  # the `op` of its activation node; None when linear
+
+
+def _modules(model: Module) -> Iterator[Tuple[str, Module]]:
+    """Every module under `model` (itself first), with its dotted name, depth first in
+    `named_children()` order: the prefixes `named_parameters()` uses."""
+    stack = [("", model)]
+    while stack:
+        name, module = stack.pop()
+        yield name, module
+        children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+        stack.extend(reversed(children))
+
+
+def _neurons(model: Module) -> List[_NeuronInfo]:
+    activation_op = {a: (f(Value(0.0)).op if f is not None else None) for a, f in ACTIVATIONS.items()}
+    layers: Dict[int, Tuple[str, Module]] = {}
+    found = []
+    for name, module in _modules(model):
+        if isinstance(module, Layer):
+            for neuron in module.neurons:
+                layers[id(neuron)] = (name, module)
+        elif isinstance(module, Neuron):
+            layer_name, layer = layers.get(id(module), (name, module))  # a Neuron alone is its own layer
+            found.append(_NeuronInfo(name, module, layer_name, layer, activation_op[module.activation]))
+    return found
+
+
+def _neuron_calls(order: List[Value], neurons: List[_NeuronInfo]) -> List[_Call]:
+    """The neuron calls in `order`, recognised from the nodes' operands (see the module doc)."""
+    by_first_weight = {n.neuron.w[0]: n for n in neurons}
+    by_bias = {n.neuron.b: n for n in neurons}
+    sums: Dict[Value, _Call] = {}  # a weighted sum's node → its call (done, or being built: fused=False)
+    partial: Dict[Value, int] = {}  # fused=False: a partial sum → how many products it holds
+    calls: List[_Call] = []
+    for node in order:
+        op, parents = node.op, node.parents
+        if op == "affine":  # operands (w0..wn-1, x0..xn-1, b); an x may be a constant
+            args = node.operands
+            first = args[0]
+            info = by_first_weight.get(first) if isinstance(first, Value) else None
+            if info is not None:
+                nin = len(info.neuron.w)
+                if len(args) == 2 * nin + 1 and args[-1] is info.neuron.b and all(
+                        a is w for a, w in zip(args, info.neuron.w)):
+                    sums[node] = call = _Call(info, [node], tuple(args[nin:2 * nin]), node)
+                    calls.append(call)
+        elif op == "+" and len(parents) == 2 and len(node.operands) == 2 and parents[1].op == "*":
+            # fused=False: ((b + w0*x0) + w1*x1) + ..., micrograd 0.1.0's sum((wi*xi ...), b)
+            s, product = parents
+            start = by_bias.get(s)
+            k = 0 if start is not None else partial.get(s, -1)
+            info = start if start is not None else (sums[s].neuron if k > 0 else None)
+            if info is not None and product.operands[0] is info.neuron.w[k] and len(product.operands) == 2:
+                call = _Call(info, [], (), node) if k == 0 else sums.pop(s)
+                partial.pop(s, None)
+                call.nodes += [product, node]
+                call.inputs += (product.operands[1],)
+                call.output = node
+                sums[node] = call
+                if k + 1 == len(info.neuron.w):
+                    calls.append(call)
+                else:
+                    partial[node] = k + 1
+        elif len(parents) == 1 and len(node.operands) == 1:  # an activation of a finished sum
+            found = sums.get(parents[0])
+            if found is not None and parents[0] not in partial and op == found.neuron.activation_op \
+                    and found.output is parents[0]:
+                found.nodes.append(node)
+                found.output = node
+    return calls
+
+
+def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Collapsed:
+    """The graph behind `root` with `model`'s neurons as boxes: one per call
+    (`by="neuron"`) or one per layer (`by="layer"`); see the module doc for the rest.
+
+    Raises:
+        ValueError: `by` is not "neuron" or "layer", `model` holds no Neuron, or no neuron
+            of `model` was called in the graph.
+    """
+    one_of("collapse", by, COLLAPSE_MODES)
+    neurons = _neurons(model)
+    if not neurons:
+        raise ValueError(
+            f"collapse={by!r}: {type(model).__name__} holds no Neuron (it has no Layer, MLP or Neuron inside),"
+            " so there is nothing to draw as a neuron or layer box; draw it without collapse="
+        )
+    order = topological_order(root)
+    calls = _neuron_calls(order, neurons)
+    if not calls:
+        raise ValueError(
+            f"collapse={by!r}: no neuron of the given model ({type(model).__name__} with {len(neurons)} neurons)"
+            " was called in the graph behind this Value; pass the model whose calls built the graph"
+        )
+    owner: Dict[Value, _NeuronInfo] = {p: n for n in neurons for p in n.neuron.parameters()}
+    call_of: Dict[Value, _Call] = {node: call for call in calls for node in call.nodes}
+
+    box_of: Dict[Value, Box] = {}
+    layer_boxes: Dict[int, Box] = {}  # id(layer module) → its box
+    param_boxes: Dict[int, Box] = {}
+
+    def layer_box(info: _NeuronInfo, kind: str) -> Box:
+        boxes = layer_boxes if kind == "layer" else param_boxes
+        box = boxes.get(id(info.layer))
+        if box is None:
+            name = info.layer_name or type(info.layer).__name__
+            box = boxes[id(info.layer)] = Box(kind, name, module=info.layer, parameters=info.layer.parameters())
+        return box
+
+    layer_inputs: Dict[int, Set[Tuple[object, ...]]] = {}
+    for call in calls:
+        if by == "neuron":
+            box = Box("neuron", call.neuron.name, list(call.nodes), call.output, call.neuron.neuron)
+        else:
+            box = layer_box(call.neuron, "layer")
+            box.nodes += call.nodes
+            box.neuron_calls += 1
+            layer_inputs.setdefault(id(call.neuron.layer), set()).add(call.inputs)
+        for node in call.nodes:
+            box_of[node] = box
+    for key, box in layer_boxes.items():
+        box.calls = len(layer_inputs[key])
+
+    # A parameter read by its own neuron's call is inside that box; read anywhere else, it
+    # comes from its layer's box ("layer") or its layer's parameters box ("neuron").
+    for node in order:
+        reader = call_of.get(node)
+        for parent in node.parents:
+            info = owner.get(parent)
+            if info is None or parent in box_of or (reader is not None and reader.neuron is info):
+                continue
+            if by == "layer":
+                box_of[parent] = layer_box(info, "layer")
+            else:
+                box_of[parent] = box = layer_box(info, "parameters")
+                box.nodes.append(parent)
+
+    rest = [n for n in order if n not in box_of and n not in call_of and n not in owner]
+    if len(rest) <= few:
+        for node in rest:
+            box_of[node] = Box("value", node.label or node.op or "value", [node], node)
+    else:
+        _merge(rest, order, root, box_of)
+
+    # Boxes in order of their first node, which puts each after the boxes it reads from
+    # (a box's nodes need not be contiguous, but every edge between boxes runs forward).
+    position = {node: i for i, node in enumerate(order)}
+    seen: Dict[int, Box] = {}
+    for node in order:
+        found = box_of.get(node)
+        if found is not None and id(found) not in seen:
+            seen[id(found)] = found
+    boxes = sorted(seen.values(), key=lambda b: _first(b, position))
+
+    flows: Dict[Tuple[int, int, bool], Set[Value]] = {}
+    ends: Dict[Tuple[int, int, bool], Tuple[Box, Box, bool]] = {}
+    for node in order:
+        to = box_of.get(node)
+        if to is None:
+            continue
+        for parent in node.parents:
+            src = box_of.get(parent)
+            if src is None or src is to:
+                continue
+            is_param = by == "layer" and parent in owner  # a layer's parameters, read by the loss
+            edge = (id(src), id(to), is_param)
+            flows.setdefault(edge, set()).add(parent)
+            ends[edge] = (src, to, is_param)
+    edges = [(src, to, len(flows[edge]), params) for edge, (src, to, params) in ends.items()]
+    return Collapsed(boxes, edges, box_of)
+
+
+def _first(box: Box, position: Dict[Value, int]) -> int:
+    """Where a box goes in the order: at its first node, except that a layer box is placed by
+    its neuron calls (a parameter read by the L2 term is a leaf, early in the order)."""
+    nodes = [n for n in box.nodes if n.parents] or box.nodes
+    return min(position[n] for n in nodes) if nodes else 0
+
+
+def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Value, Box]) -> None:
+    """Merge the nodes outside every neuron: ops into one box per connected stretch of ops,
+    leaves into one box per box their first reader belongs to."""
+    ops = [n for n in rest if n.parents]
+    leader = {n: n for n in ops}  # union-find over the edges between these ops
+
+    def find(n: Value) -> Value:
+        while leader[n] is not n:
+            leader[n] = leader[leader[n]]
+            n = leader[n]
+        return n
+
+    for node in ops:
+        for p in node.parents:
+            if p in leader:
+                a, b = find(node), find(p)
+                if a is not b:
+                    leader[a] = b
+    groups: Dict[Value, Box] = {}
+    for node in ops:  # in topological order, so each box's nodes are too
+        box = groups.get(find(node))
+        if box is None:
+            box = groups[find(node)] = Box("ops", "ops")
+        box.nodes.append(node)
+        box_of[node] = box
+    for box in groups.values():
+        # A connected stretch of ops ends in the node the rest of the graph reads (or the root).
+        box.output = box.nodes[-1]
+        if root in box.nodes:
+            box.kind, box.name, box.output = "loss", "loss", root
+
+    leaves = {n for n in rest if not n.parents}
+    reader: Dict[Value, Box] = {}
+    for node in order:  # each leaf's first reader, in topological order
+        for p in node.parents:
+            if p in leaves and p not in reader and node in box_of:
+                reader[p] = box_of[node]
+    leaf_boxes: Dict[int, Box] = {}
+    for leaf in (n for n in rest if not n.parents):
+        first = reader.get(leaf)
+        box = leaf_boxes.get(id(first))
+        if box is None:
+            feeds_model = first is not None and first.kind in ("neuron", "layer")
+            box = leaf_boxes[id(first)] = Box("inputs", "inputs" if feeds_model else "leaves")
+        box.nodes.append(leaf)
+        box_of[leaf] = box
