@@ -12,8 +12,9 @@ A graph too big to read node by node is drawn by neuron or by layer (`collapse=`
 
 from __future__ import annotations
 
+import html
 import pathlib
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple, Union, cast
 
 import graphviz
 
@@ -401,56 +402,71 @@ def _hot() -> Dict[str, str]:
 
 # --- the legend ------------------------------------------------------------------------------
 
+class _Entry(NamedTuple):
+    """One row of the legend: a small sample drawn as the drawing draws it, and its meaning."""
+
+    sample: str  # the sample's text
+    meaning: str
+    color: str = "black"  # the sample's border
+    border: int = 1  # its width; 0 for none (a number on an edge, an op's name)
+    dashed: bool = False
+    fill: str = ""
+    fontcolor: str = "black"
+
+
+_LEAF_ENTRIES = {
+    "parameter": _Entry("w", "blue border: a parameter (trained)", _PARAM_COLOUR, 2),
+    "input": _Entry("x", "green border: an input", _INPUT_COLOUR, 2),
+    "constant": _Entry("1", "grey, dashed: a constant (neither parameter nor input)", _CONSTANT_COLOUR, 1, True,
+                       fontcolor=_CONSTANT_COLOUR),
+}
+
+
 def _plain_legend(leaves: Set[str], color_by_grad: bool, moment: Optional[_Moment], show_local: bool,
-                  hand: bool, cut: bool) -> List[Dict[str, str]]:
-    """The legend's entries for a node-by-node drawing: only what the drawing shows."""
+                  hand: bool, cut: bool) -> List[_Entry]:
+    """The legend's rows for a node-by-node drawing: only what this drawing shows."""
     entries = [
-        {"shape": "record", "label": "{ label | data: the value | grad: d(root)/d(value) }"},
-        {"label": "op: the operation that made\nthe value its arrow points to"},
+        _Entry("label | data | grad", "a value: its number, and d(root)/d(value)"),
+        _Entry("+", "an ellipse: the op that made the value its arrow points to", border=0),
     ]
-    meanings = {"parameter": (_PARAM_COLOUR, "solid"), "input": (_INPUT_COLOUR, "solid"),
-                "constant": (_CONSTANT_COLOUR, "dashed")}
-    words = {"parameter": "blue border: a parameter (trained)", "input": "green border: an input",
-             "constant": "grey, dashed: a constant (neither)"}
-    for kind in ("parameter", "input", "constant"):
-        if kind in leaves:
-            colour, style = meanings[kind]
-            entries.append({"shape": "box", "label": words[kind], "color": colour, "penwidth": "2", "style": style})
+    entries += [_LEAF_ENTRIES[kind] for kind in ("parameter", "input", "constant") if kind in leaves]
     if color_by_grad:
-        entries.append({"shape": "box", "style": "filled", "fillcolor": _GRAD_COLOURS[-2],
-                        "label": "fill: |grad|, darkest for the largest here"})
+        entries.append(_Entry("grad", "fill: |grad|, darkest for the largest in the drawing", fill=_GRAD_COLOURS[-2]))
     if moment is not None:
-        entries.append({"shape": "box", "color": _HIGHLIGHT_COLOUR, "penwidth": "3",
-                        "label": "red border: the node of this step"})
-        if moment.forward:
-            entries.append({"shape": "plaintext", "label": "?: not computed yet at this step"})
-        else:
-            entries.append({"shape": "plaintext", "fontcolor": _HIGHLIGHT_COLOUR,
-                            "label": "red edges: where this step adds gradient\n+= g: the amount added"})
-            entries.append({"shape": "plaintext", "label": "?: not known yet at this step"})
+        entries.append(_Entry("node", "red border: the node of this step", _HIGHLIGHT_COLOUR, 3))
+        if not moment.forward:
+            entries.append(_Entry("+= g", "red edge: gradient this step adds to an input", border=0,
+                                  fontcolor=_HIGHLIGHT_COLOUR))
+        entries.append(_Entry(_UNKNOWN, "not known yet at this step", border=0))
     if show_local:
-        entries.append({"shape": "plaintext", "label": "number on an edge into an op: the local derivative"
-                        "\nd(op)/d(input), the factor the chain rule multiplies by"})
+        entries.append(_Entry("0.5", "a number on an edge into an op: the local derivative d(op)/d(input),"
+                              " the factor the chain rule multiplies by", border=0))
         if moment is not None and not moment.forward:
-            entries.append({"shape": "plaintext", "fontcolor": _HIGHLIGHT_COLOUR,
-                            "label": "local * grad = added: the chain rule\nat this step"})
+            entries.append(_Entry("l * g = a", "the chain rule at this step: local derivative * grad = added",
+                                  border=0, fontcolor=_HIGHLIGHT_COLOUR))
         if hand:
-            entries.append({"shape": "plaintext",
-                            "label": "no number: a hand-written _backward\n(its derivatives are not recorded)"})
+            entries.append(_Entry("", "no number: a hand-written _backward (its derivatives are not recorded)",
+                                  border=0))
     if cut:
-        entries.append({"shape": "plaintext", "label": "(k inputs not drawn): the graph\ngoes on behind this op"})
+        entries.append(_Entry("(k inputs not drawn)", "the graph goes on behind this op", border=0))
     return entries
 
 
-def _draw_legend(dot: Drawing, entries: List[Dict[str, str]]) -> None:
-    """The entries, one below the other, in a dashed frame titled "legend"."""
-    with dot.subgraph(name="cluster_legend") as legend:
-        legend.attr(label="legend", style="dashed", color=_CONSTANT_COLOUR, fontsize="12")
-        for i, attrs in enumerate(entries):
-            attrs = dict(attrs, fontsize="11")
-            if attrs.get("shape") != "record":
-                attrs["label"] = _escape_text(attrs["label"])
-            legend.node(f"legend{i}", **attrs)
+def _draw_legend(dot: Drawing, entries: List[_Entry]) -> None:
+    """The rows as one node, `legend`: an HTML-like table, so the rows keep their order in any layout."""
+    rows = []
+    for e in entries:
+        cell = [f'border="{e.border}"', f'color="{e.color}"']
+        if e.dashed:
+            cell.append('style="dashed"')
+        if e.fill:
+            cell.append(f'bgcolor="{e.fill}"')
+        sample = f'<font color="{e.fontcolor}">{html.escape(e.sample)}</font>' if e.sample else " "
+        rows.append(f'<tr><td {" ".join(cell)}>{sample}</td><td align="left">{html.escape(e.meaning)}</td></tr>')
+    frame = f'border="1" cellborder="0" cellspacing="4" cellpadding="3" style="dashed" color="{_CONSTANT_COLOUR}"'
+    table = (f"<table {frame}>"
+             '<tr><td colspan="2"><b>legend</b></td></tr>' + "".join(rows) + "</table>")
+    dot.node("legend", label=f"<{table}>", shape="plaintext", fontsize="11")
 
 
 # --- drawing by neuron or by layer -------------------------------------------------------------
@@ -599,43 +615,37 @@ def _highlighted_boxes(graph: Collapsed, node: Value, root: Value, collapse: str
 
 
 def _collapsed_legend(graph: Collapsed, leaves: Set[str], color_by_grad: bool, highlighted: bool
-                      ) -> List[Dict[str, str]]:
+                      ) -> List[_Entry]:
+    """The legend's rows for a drawing by neuron or by layer: only what this drawing shows."""
     kinds = {box.kind for box in graph.boxes}
     entries = []
     if "neuron" in kinds:
-        entries.append({"shape": "record", "label": "{ one call of a neuron: its weighted sum and activation"
-                        " | data, grad: of its output }"})
+        entries.append(_Entry("name | neuron | data | grad",
+                              "one call of a neuron (weighted sum and activation): its output's data and grad"))
     if "layer" in kinds:
-        entries.append({"shape": "record", "color": _PARAM_COLOUR, "penwidth": "2",
-                        "label": "{ a layer: all its calls in one box | grad norm: sqrt(sum of grad^2)"
-                        " of its parameters }"})
+        entries.append(_Entry("name | calls | grad norm",
+                              "a layer: all its calls in one box; grad norm = sqrt(sum of grad^2) of its parameters",
+                              _PARAM_COLOUR, 2))
     if "parameters" in kinds:
-        entries.append({"shape": "record", "color": _PARAM_COLOUR, "penwidth": "2",
-                        "label": "{ a layer's parameters read outside its neurons (an L2 term) }"})
+        entries.append(_Entry("name parameters", "a layer's parameters that are read outside its neurons (L2 term)",
+                              _PARAM_COLOUR, 2))
     if "inputs" in kinds or "leaves" in kinds:
-        entries.append({"shape": "box", "color": _INPUT_COLOUR, "penwidth": "2",
-                        "label": "green border: leaves merged into one box (inputs)"})
+        entries.append(_Entry("inputs | n values", "leaves merged into one box (green: they feed the model)",
+                              _INPUT_COLOUR, 2))
     if "ops" in kinds or "loss" in kinds:
-        entries.append({"shape": "box", "style": "rounded",
-                        "label": "rounded: ops outside the neurons merged\n(data, grad: of the last)"})
+        entries.append(_Entry("loss | ops | data | grad",
+                              "ops outside the neurons merged into one box (data, grad: of its last op)"))
     if "value" in kinds:
-        entries.append({"shape": "record", "label": "{ one node, drawn as itself: label | data | grad }"})
-    words = {"parameter": ("blue border: a parameter", _PARAM_COLOUR, "solid"),
-             "input": ("green border: an input", _INPUT_COLOUR, "solid"),
-             "constant": ("grey, dashed: a constant", _CONSTANT_COLOUR, "dashed")}
-    for kind in ("parameter", "input", "constant"):
-        if kind in leaves:
-            text, colour, style = words[kind]
-            entries.append({"shape": "box", "label": text, "color": colour, "penwidth": "2", "style": style})
+        entries.append(_Entry("label | data | grad", "one node outside the neurons, drawn as itself"))
+    entries += [_LEAF_ENTRIES[kind] for kind in ("parameter", "input", "constant") if kind in leaves]
     if any(is_param for *_, is_param in graph.edges):
-        entries.append({"shape": "plaintext", "fontcolor": _PARAM_COLOUR,
-                        "label": "dashed blue edge: parameters read directly\n(the L2 term)"})
+        entries.append(_Entry("k parameters", "dashed blue edge: parameters read directly (the L2 term)", border=0,
+                              fontcolor=_PARAM_COLOUR))
     if any(count > 1 for _, _, count, _ in graph.edges):
-        entries.append({"shape": "plaintext", "label": "n values on an edge: how many\ndistinct nodes flow along it"})
+        entries.append(_Entry("n values", "on an edge: how many distinct nodes flow along it", border=0))
     if color_by_grad:
-        entries.append({"shape": "box", "style": "filled", "fillcolor": _GRAD_COLOURS[-2],
-                        "label": "fill: |grad| (a layer: its grad norm),\ndarkest for the largest here"})
+        entries.append(_Entry("grad", "fill: |grad| (a layer: its grad norm), darkest for the largest here",
+                              fill=_GRAD_COLOURS[-2]))
     if highlighted:
-        entries.append({"shape": "box", "color": _HIGHLIGHT_COLOUR, "penwidth": "3",
-                        "label": "red border: the box holding the highlighted node"})
+        entries.append(_Entry("box", "red border: the box holding the highlighted node", _HIGHLIGHT_COLOUR, 3))
     return entries
