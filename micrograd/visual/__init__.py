@@ -1,6 +1,6 @@
-"""Pictures of graphs and training: `draw_dot` (graphviz; big graphs by neuron or by layer with
-`collapse_graph`), the forward and backward passes
-frame by frame, and plots (matplotlib, `pip install "micrograd-lab[plot]"`).
+"""Pictures of graphs and training: `draw_dot` (graphviz; a big graph by neuron or by layer, see
+`collapse_graph`), the forward and backward passes frame by frame, and plots (matplotlib,
+`pip install "micrograd-lab[plot]"`).
 
 Each name is imported from its module on first use (see `micrograd.lazy`), so graphviz and
 matplotlib are imported only when a drawing or a plot is made.

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from ..arguments import one_of
+from ..arguments import instance_of, one_of, whole_number
 from ..engine import Value, topological_order
 from ..nn import ACTIVATIONS, Layer, Module, Neuron
 
@@ -54,6 +54,7 @@ class Box:
     calls: int = 0  # "layer": how many times the layer was called (distinct input vectors)
     neuron_calls: int = 0  # "layer": how many neuron calls it merges
     parameters: List[Value] = field(default_factory=list)  # "layer", "parameters": the module's parameters
+    outputs: int = 1  # "ops": how many of its nodes the rest of the graph reads (`output` is set when 1)
 
     @property
     def grad_norm(self) -> float:
@@ -167,11 +168,17 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
     """The graph behind `root` with `model`'s neurons as boxes: one per call
     (`by="neuron"`) or one per layer (`by="layer"`); see the module doc for the rest.
 
+    `few`: at most this many nodes outside the neurons are drawn one by one; more are merged.
+
     Raises:
+        TypeError: `root` is not a Value or `model` not a Module.
         ValueError: `by` is not "neuron" or "layer", `model` holds no Neuron, or no neuron
             of `model` was called in the graph.
     """
+    instance_of("collapse_graph root", root, Value, "a Value")
+    instance_of("collapse_graph model", model, Module, "a Module (an MLP, Layer, Neuron or Sequential)")
     one_of("collapse", by, COLLAPSE_MODES)
+    whole_number("collapse_graph few", few)
     neurons = _neurons(model)
     if not neurons:
         raise ValueError(
@@ -233,7 +240,11 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
         for node in rest:
             box_of[node] = Box("value", node.label or node.op or "value", [node], node)
     else:
-        _merge(rest, order, root, box_of)
+        # The parameters of modules without neurons (BatchNorm1d's weight and bias), by module.
+        module_of = {p: (name, m) for name, m in _modules(model)
+                     if not isinstance(m, Neuron) and not any(True for _ in m.named_children())
+                     for p in m.parameters()}
+        _merge(rest, order, root, box_of, module_of)
 
     # Boxes in order of their first node, which puts each after the boxes it reads from
     # (a box's nodes need not be contiguous, but every edge between boxes runs forward).
@@ -260,6 +271,15 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
             flows.setdefault(edge, set()).add(parent)
             ends[edge] = (src, to, is_param)
     edges = [(src, to, len(flows[edge]), params) for edge, (src, to, params) in ends.items()]
+    # A box of merged ops shows the number it hands on, when it hands on one (else none).
+    handed: Dict[int, Set[Value]] = {}
+    for (src_id, _, _), values in flows.items():
+        handed.setdefault(src_id, set()).update(values)
+    for box in boxes:
+        if box.kind == "ops":
+            out = handed.get(id(box), set())
+            box.output = next(iter(out)) if len(out) == 1 else None
+            box.outputs = len(out)
     return Collapsed(boxes, edges, box_of)
 
 
@@ -270,9 +290,12 @@ def _first(box: Box, position: Dict[Value, int]) -> int:
     return min(position[n] for n in nodes) if nodes else 0
 
 
-def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Value, Box]) -> None:
-    """Merge the nodes outside every neuron: ops into one box per connected stretch of ops,
-    leaves into one box per box their first reader belongs to."""
+def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Value, Box],
+           module_of: Dict[Value, Tuple[str, Module]]) -> None:
+    """Merge the nodes outside every neuron. Ops: one box per connected stretch, where the
+    ops that read one module's parameters count as connected (a BatchNorm1d's features are
+    one box, named after it). Leaves: into the box of ops that first reads them, or, when
+    that is a neuron or layer box, into one "inputs" box per such box."""
     ops = [n for n in rest if n.parents]
     leader = {n: n for n in ops}  # union-find over the edges between these ops
 
@@ -282,12 +305,18 @@ def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Valu
             n = leader[n]
         return n
 
+    def union(a: Value, b: Value) -> None:
+        a, b = find(a), find(b)
+        if a is not b:
+            leader[a] = b
+
+    first_reader: Dict[int, Value] = {}  # id(module) → the first op that reads its parameters
     for node in ops:
         for p in node.parents:
             if p in leader:
-                a, b = find(node), find(p)
-                if a is not b:
-                    leader[a] = b
+                union(node, p)
+            elif p in module_of:
+                union(node, first_reader.setdefault(id(module_of[p][1]), node))
     groups: Dict[Value, Box] = {}
     for node in ops:  # in topological order, so each box's nodes are too
         box = groups.get(find(node))
@@ -296,8 +325,6 @@ def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Valu
         box.nodes.append(node)
         box_of[node] = box
     for box in groups.values():
-        # A connected stretch of ops ends in the node the rest of the graph reads (or the root).
-        box.output = box.nodes[-1]
         if root in box.nodes:
             box.kind, box.name, box.output = "loss", "loss", root
 
@@ -310,6 +337,13 @@ def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Valu
     leaf_boxes: Dict[int, Box] = {}
     for leaf in (n for n in rest if not n.parents):
         first = reader.get(leaf)
+        if first is not None and first.kind in ("ops", "loss"):  # a constant, or a BatchNorm1d's weight
+            first.nodes.append(leaf)
+            box_of[leaf] = first
+            if leaf in module_of and first.kind == "ops":
+                name, module = module_of[leaf]
+                first.name, first.module = f"{name} {type(module).__name__}".strip(), module
+            continue
         box = leaf_boxes.get(id(first))
         if box is None:
             feeds_model = first is not None and first.kind in ("neuron", "layer")

@@ -62,10 +62,12 @@ class Drawing(graphviz.Digraph):
     missing Graphviz gives `DotNotFoundError` with the two ways to get one, and asking
     graphviz-pure for a format it lacks (PDF) says so instead of failing inside it.
 
-    `values` holds the drawn Values in DOT-id order: node `v3` is `values[3]`.
+    `values` holds the drawn Values in DOT-id order: node `v3` is `values[3]`. A drawing by
+    neuron or by layer (`collapse=`) holds its boxes in `boxes` instead: node `b3` is `boxes[3]`.
     """
 
     values: Tuple[Value, ...] = ()
+    boxes: Tuple[Box, ...] = ()
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:  # also behind Jupyter's inline display
         _ensure_dot(kwargs.get("format") or (args[0] if args else None) or self.format)
@@ -513,7 +515,7 @@ def _draw_collapsed(root: Value, model: Any, collapse: Any, *, format: str, rank
     mark_leaves = bool(param_set or input_set)
 
     dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
-    dot.values = ()
+    dot.boxes = tuple(graph.boxes)
     ids = {id(box): f"b{i}" for i, box in enumerate(graph.boxes)}
     shown = {id(box): _box_grad(box) for box in graph.boxes}
     largest = max((abs(g) for g in shown.values() if g is not None), default=0.0)
@@ -590,12 +592,19 @@ def _box_label(box: Box, precision: int) -> str:
                   f"grad norm {number(box.grad_norm)} (all {len(box.parameters)})"]
     elif box.kind in ("inputs", "leaves"):
         fields = [box.name, f"{len(box.nodes):,} values"]
-    elif box.kind in ("ops", "loss") and out is not None:
+    elif box.kind in ("ops", "loss"):
         counts: Dict[str, int] = {}
         for node in box.nodes:
-            counts[node.op] = counts.get(node.op, 0) + 1
+            if node.parents:
+                counts[node.op] = counts.get(node.op, 0) + 1
         ops = ", ".join(f"{op} x{k}" for op, k in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-        fields = [box.name, f"{len(box.nodes):,} ops: {ops}", "data " + number(out.data), "grad " + number(out.grad)]
+        leaves = sum(1 for node in box.nodes if not node.parents)
+        read = f" (and {leaves:,} lea{'ves' if leaves > 1 else 'f'} they read)" if leaves else ""
+        fields = [box.name, f"{sum(counts.values()):,} ops: {ops}{read}"]
+        if out is not None:
+            fields += ["data " + number(out.data), "grad " + number(out.grad)]
+        else:
+            fields.append(f"{box.outputs:,} outputs")
     else:  # one node as itself
         node = box.nodes[0]
         fields = ([node.label] if node.label else []) + ["data " + number(node.data), "grad " + number(node.grad)]
@@ -634,7 +643,8 @@ def _collapsed_legend(graph: Collapsed, leaves: Set[str], color_by_grad: bool, h
                               _INPUT_COLOUR, 2))
     if "ops" in kinds or "loss" in kinds:
         entries.append(_Entry("loss | ops | data | grad",
-                              "ops outside the neurons merged into one box (data, grad: of its last op)"))
+                              "ops outside the neurons merged into one box"
+                              " (data, grad: of its output, when it has one)"))
     if "value" in kinds:
         entries.append(_Entry("label | data | grad", "one node outside the neurons, drawn as itself"))
     entries += [_LEAF_ENTRIES[kind] for kind in ("parameter", "input", "constant") if kind in leaves]
