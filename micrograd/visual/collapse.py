@@ -4,7 +4,8 @@ The engine records no module information on its nodes (that would cost every op 
 hot path), so the neurons are found afterwards, from the model: a neuron call is the node
 that computes its weighted sum (the fused `affine` node, whose operands are the neuron's
 own `w` and `b`, or, for `fused=False`, micrograd 0.1.0's chain `b + w0*x0 + w1*x1 + ...`)
-and the activation applied to it. Parameters are told apart by `named_parameters()` names.
+and the activation applied to it. Boxes are named by the modules' names, the prefixes of
+`named_parameters()` (`layers.0.neurons.3`).
 
 What becomes of every node:
 
@@ -15,9 +16,11 @@ What becomes of every node:
   from its layer's box (`"layer"`), or from one box per layer holding such parameters
   (`"neuron"`, where a neuron's box is one call, not the parameter's owner);
 - everything else (inputs, constants, the loss's ops, ops of modules without neurons such
-  as BatchNorm1d): drawn node by node when there are at most `few` of them; otherwise the
-  leaves are merged into one box per box they feed ("inputs") and the ops into one box per
-  connected stretch (the one holding the root is "loss").
+  as BatchNorm1d): drawn node by node when there are at most `few` of them. Otherwise ops
+  are merged into one box per connected stretch ("loss" for the one holding the root; the
+  ops reading one module's parameters are one box, named after it: "1 BatchNorm1d"), a
+  leaf goes into the box of ops that first reads it, and the leaves that feed the model go
+  into one "inputs" box per box they feed.
 
 Standard library only (and the engine and nn below it): `draw_dot` draws the result.
 """
@@ -66,7 +69,7 @@ class Box:
 class Collapsed:
     """The collapsed graph: boxes in topological order (a box after every box it reads from)
     and edges `(from, to, values)`, `values` being how many distinct nodes flow along it,
-    `params` True for a layer's parameters read outside its neurons."""
+    `params` True for parameters read outside their neurons (an L2 term)."""
 
     boxes: List[Box]
     edges: List[Tuple[Box, Box, int, bool]]
@@ -266,7 +269,7 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
             src = box_of.get(parent)
             if src is None or src is to:
                 continue
-            is_param = by == "layer" and parent in owner  # a layer's parameters, read by the loss
+            is_param = parent in owner  # a parameter read outside its neuron (an L2 term)
             edge = (id(src), id(to), is_param)
             flows.setdefault(edge, set()).add(parent)
             ends[edge] = (src, to, is_param)

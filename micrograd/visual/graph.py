@@ -244,9 +244,10 @@ def draw_dot(
             as one box showing its output's data and grad; "layer" merges every call of a
             layer into one box showing how many calls it merges and the gradient norm of
             its parameters. Inputs, constants and the loss's ops are drawn node by node
-            when there are few (at most 20), else merged: leaves into an "inputs" box, ops
-            into one box per connected stretch ("loss" holds the root). A parameter read
-            outside its neuron (an L2 term) comes from its layer's box along a dashed edge.
+            when there are few (at most 20), else merged: the model's inputs into an
+            "inputs" box, ops into one box per connected stretch ("loss" holds the root).
+            A parameter read outside its neuron (an L2 term) comes from its layer's box
+            along a dashed edge (by neuron: from a box of that layer's parameters).
             `highlight` may then only be a Value (its box is marked), and `show_local`,
             `max_depth` and `stop_at` do not apply. See `micrograd.visual.collapse`.
         legend: add a legend that explains the drawing's border colours, fills, boxes and
