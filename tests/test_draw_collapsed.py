@@ -228,7 +228,8 @@ def test_a_layer_alone_a_neuron_alone_and_a_sequential():
     (box,) = collapse_graph(y, neuron, "neuron").find("neuron")
     assert box.output.op == "tanh" and len(box.nodes) == 2 and box.module is neuron
     (box,) = collapse_graph(y, neuron, "layer").find("layer")
-    assert box.name == "Neuron" and box.grad_norm == math.sqrt(sum(p.grad ** 2 for p in neuron.parameters()))
+    assert box.name == "Neuron"
+    assert box.grad_norm == pytest.approx(math.sqrt(sum(p.grad ** 2 for p in neuron.parameters())), rel=1e-12)
     dot = draw_dot(y, model=neuron, collapse="neuron")
     assert [b.kind for b in dot.boxes] == ["value", "value", "neuron", "value"]  # x0, x1, the neuron, * 2
     out = dot.boxes[2].output
@@ -276,6 +277,40 @@ def test_highlighting_a_node_marks_the_box_that_holds_it(demo):
     three = sum(model(x) for x in xs)
     dot = draw_dot(three, model=model, collapse="neuron", highlight=neuron.b)
     assert sum('color="#d62728"' in line for line in dot.body) == 3
+
+
+def test_by_layer_a_highlighted_parameter_marks_its_layer(demo):
+    loss, model = demo
+    dot = draw_dot(loss, model=model, collapse="layer", highlight=model.layers[1].neurons[0].w[5])
+    (red,) = [line for line in dot.body if 'color="#d62728"' in line]
+    assert 'label="{ layers.1 |' in red
+
+
+def test_a_layer_called_twice_on_the_same_numbers_counts_two_calls():
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    out = model([1.0, 2.0]) + model([1.0, 2.0])
+    (first, second) = collapse_graph(out, model, "layer").find("layer")
+    assert (first.calls, first.neuron_calls, second.calls, second.neuron_calls) == (2, 6, 2, 2)
+
+
+def test_by_neuron_the_l2_terms_parameters_come_from_a_box_per_layer(demo):
+    _, model = demo
+    x = [Value(v) for v in DATA["X"][0]]
+    loss = (1 + -DATA["y"][0] * model(x)).relu() + 1e-4 * sum(p * p for p in model.parameters())
+    model.zero_grad()
+    loss.backward()
+    graph = collapse_graph(loss, model, "neuron")
+    boxes = sorted(graph.find("parameters"), key=lambda b: b.name)
+    assert [(b.name, len(b.nodes)) for b in boxes] == [("layers.0", 48), ("layers.1", 272), ("layers.2", 17)]
+    norm = math.sqrt(sum(p.grad ** 2 for p in model.layers[0].parameters()))
+    assert boxes[0].grad_norm == pytest.approx(norm, rel=1e-12)
+    read = sorted((src.name, count) for src, to, count, params in graph.edges if params)
+    assert read == [("layers.0", 48), ("layers.1", 272), ("layers.2", 17)] and len(graph.find("neuron")) == 33
+    # 3 for the hinge, 337 p*p, 337 + to sum them, 1e-4 * and the final +: 679 ops, merged; the two
+    # inputs are few, drawn as themselves
+    assert [b.kind for b in graph.boxes].count("loss") == 1 and len(graph.find("loss")[0].nodes) == 679
+    assert [b.nodes for b in graph.find("value")] == [[x[0]], [x[1]]]
 
 
 def test_color_by_grad_fills_the_largest_darkest(demo):

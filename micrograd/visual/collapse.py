@@ -16,8 +16,8 @@ What becomes of every node:
   from its layer's box (`"layer"`), or from one box per layer holding such parameters
   (`"neuron"`, where a neuron's box is one call, not the parameter's owner);
 - everything else (inputs, constants, the loss's ops, ops of modules without neurons such
-  as BatchNorm1d): drawn node by node when there are at most `few` of them. Otherwise ops
-  are merged into one box per connected stretch ("loss" for the one holding the root; the
+  as BatchNorm1d): ops, and leaves, are drawn node by node when there are at most `few` of
+  them (20 in `draw_dot`). Otherwise ops are merged into one box per connected stretch ("loss" for the one holding the root; the
   ops reading one module's parameters are one box, named after it: "1 BatchNorm1d"), a
   leaf goes into the box of ops that first reads it, and the leaves that feed the model go
   into one "inputs" box per box they feed.
@@ -54,7 +54,7 @@ class Box:
     nodes: List[Value] = field(default_factory=list)  # the graph nodes it stands for, in topological order
     output: Optional[Value] = None  # the node whose data and grad it shows (a neuron's activation)
     module: Optional[Module] = None  # the Neuron or layer it shows
-    calls: int = 0  # "layer": how many times the layer was called (distinct input vectors)
+    calls: int = 0  # "layer": how many times the layer was called (its most-called neuron's calls)
     neuron_calls: int = 0  # "layer": how many neuron calls it merges
     parameters: List[Value] = field(default_factory=list)  # "layer", "parameters": the module's parameters
     outputs: int = 1  # "ops": how many of its nodes the rest of the graph reads (`output` is set when 1)
@@ -84,7 +84,6 @@ class Collapsed:
 class _Call:
     neuron: "_NeuronInfo"
     nodes: List[Value]
-    inputs: Tuple[object, ...]  # the input vector (Values and constants), to count layer calls
     output: Value
 
 
@@ -139,7 +138,7 @@ def _neuron_calls(order: List[Value], neurons: List[_NeuronInfo]) -> List[_Call]
                 nin = len(info.neuron.w)
                 if len(args) == 2 * nin + 1 and args[-1] is info.neuron.b and all(
                         a is w for a, w in zip(args, info.neuron.w)):
-                    sums[node] = call = _Call(info, [node], tuple(args[nin:2 * nin]), node)
+                    sums[node] = call = _Call(info, [node], node)
                     calls.append(call)
         elif op == "+" and len(parents) == 2 and len(node.operands) == 2 and parents[1].op == "*":
             # fused=False: ((b + w0*x0) + w1*x1) + ..., micrograd 0.1.0's sum((wi*xi ...), b)
@@ -148,10 +147,9 @@ def _neuron_calls(order: List[Value], neurons: List[_NeuronInfo]) -> List[_Call]
             k = 0 if start is not None else partial.get(s, -1)
             info = start if start is not None else (sums[s].neuron if k > 0 else None)
             if info is not None and product.operands[0] is info.neuron.w[k] and len(product.operands) == 2:
-                call = _Call(info, [], (), node) if k == 0 else sums.pop(s)
+                call = _Call(info, [], node) if k == 0 else sums.pop(s)
                 partial.pop(s, None)
                 call.nodes += [product, node]
-                call.inputs += (product.operands[1],)
                 call.output = node
                 sums[node] = call
                 if k + 1 == len(info.neuron.w):
@@ -171,7 +169,8 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
     """The graph behind `root` with `model`'s neurons as boxes: one per call
     (`by="neuron"`) or one per layer (`by="layer"`); see the module doc for the rest.
 
-    `few`: at most this many nodes outside the neurons are drawn one by one; more are merged.
+    `few`: at most this many ops (and, apart, leaves) outside the neurons are drawn one by
+    one; more are merged.
 
     Raises:
         TypeError: `root` is not a Value or `model` not a Module.
@@ -210,7 +209,7 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
             box = boxes[id(info.layer)] = Box(kind, name, module=info.layer, parameters=info.layer.parameters())
         return box
 
-    layer_inputs: Dict[int, Set[Tuple[object, ...]]] = {}
+    calls_of: Dict[int, Dict[int, int]] = {}  # id(layer) → id(neuron) → how many calls of it
     for call in calls:
         if by == "neuron":
             box = Box("neuron", call.neuron.name, list(call.nodes), call.output, call.neuron.neuron)
@@ -218,11 +217,12 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
             box = layer_box(call.neuron, "layer")
             box.nodes += call.nodes
             box.neuron_calls += 1
-            layer_inputs.setdefault(id(call.neuron.layer), set()).add(call.inputs)
+            counts = calls_of.setdefault(id(call.neuron.layer), {})
+            counts[id(call.neuron.neuron)] = counts.get(id(call.neuron.neuron), 0) + 1
         for node in call.nodes:
             box_of[node] = box
     for key, box in layer_boxes.items():
-        box.calls = len(layer_inputs[key])
+        box.calls = max(calls_of[key].values())  # a call of the layer calls each of its neurons once
 
     # A parameter read by its own neuron's call is inside that box; read anywhere else, it
     # comes from its layer's box ("layer") or its layer's parameters box ("neuron").
@@ -238,16 +238,18 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
                 box_of[parent] = box = layer_box(info, "parameters")
                 box.nodes.append(parent)
 
+    # The rest, ops and leaves apart: each drawn as itself when there are few, else merged.
     rest = [n for n in order if n not in box_of and n not in call_of and n not in owner]
-    if len(rest) <= few:
-        for node in rest:
-            box_of[node] = Box("value", node.label or node.op or "value", [node], node)
-    else:
-        # The parameters of modules without neurons (BatchNorm1d's weight and bias), by module.
-        module_of = {p: (name, m) for name, m in _modules(model)
-                     if not isinstance(m, Neuron) and not any(True for _ in m.named_children())
-                     for p in m.parameters()}
-        _merge(rest, order, root, box_of, module_of)
+    ops, leaves = [n for n in rest if n.parents], [n for n in rest if not n.parents]
+    # The parameters of modules without neurons (BatchNorm1d's weight and bias), by module.
+    module_of = {p: (name, m) for name, m in _modules(model)
+                 if not isinstance(m, Neuron) and not any(True for _ in m.named_children()) for p in m.parameters()}
+    if len(ops) > few:
+        _merge_ops(ops, root, box_of, module_of)
+    _each_alone(ops, box_of)
+    if len(leaves) > few:  # after the ops, whose merged boxes take in the leaves they read
+        _merge_leaves(leaves, order, box_of)
+    _each_alone(leaves, box_of)
 
     # Boxes in order of their first node, which puts each after the boxes it reads from
     # (a box's nodes need not be contiguous, but every edge between boxes runs forward).
@@ -265,10 +267,11 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
         to = box_of.get(node)
         if to is None:
             continue
+        reader = call_of.get(node)
         for parent in node.parents:
             src = box_of.get(parent)
-            if src is None or src is to:
-                continue
+            if src is None or src is to or (reader is not None and owner.get(parent) is reader.neuron):
+                continue  # inside one box, or a parameter read by its own neuron (it is in every call's box)
             is_param = parent in owner  # a parameter read outside its neuron (an L2 term)
             edge = (id(src), id(to), is_param)
             flows.setdefault(edge, set()).add(parent)
@@ -293,13 +296,18 @@ def _first(box: Box, position: Dict[Value, int]) -> int:
     return min(position[n] for n in nodes) if nodes else 0
 
 
-def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Value, Box],
-           module_of: Dict[Value, Tuple[str, Module]]) -> None:
-    """Merge the nodes outside every neuron. Ops: one box per connected stretch, where the
-    ops that read one module's parameters count as connected (a BatchNorm1d's features are
-    one box, named after it). Leaves: into the box of ops that first reads them, or, when
-    that is a neuron or layer box, into one "inputs" box per such box."""
-    ops = [n for n in rest if n.parents]
+def _each_alone(nodes: List[Value], box_of: Dict[Value, Box]) -> None:
+    """A box of its own for each node not merged into one."""
+    for node in nodes:
+        if node not in box_of:
+            box_of[node] = Box("value", node.label or node.op or "value", [node], node)
+
+
+def _merge_ops(ops: List[Value], root: Value, box_of: Dict[Value, Box],
+               module_of: Dict[Value, Tuple[str, Module]]) -> None:
+    """Ops outside every neuron: one box per connected stretch, where the ops that read one
+    module's parameters count as connected (a BatchNorm1d's features are one box, named
+    after it)."""
     leader = {n: n for n in ops}  # union-find over the edges between these ops
 
     def find(n: Value) -> Value:
@@ -327,25 +335,31 @@ def _merge(rest: List[Value], order: List[Value], root: Value, box_of: Dict[Valu
             box = groups[find(node)] = Box("ops", "ops")
         box.nodes.append(node)
         box_of[node] = box
+        for p in node.parents:
+            if p in module_of and box.module is None:
+                name, module = module_of[p]
+                box.name, box.module = f"{name} {type(module).__name__}".strip(), module
     for box in groups.values():
         if root in box.nodes:
             box.kind, box.name, box.output = "loss", "loss", root
 
-    leaves = {n for n in rest if not n.parents}
+
+def _merge_leaves(leaves: List[Value], order: List[Value], box_of: Dict[Value, Box]) -> None:
+    """Leaves outside every neuron: into the box of merged ops that first reads them (a
+    constant, a BatchNorm1d's weight), else into one box per box they feed ("inputs" when
+    that is a neuron or a layer)."""
+    waiting = set(leaves)
     reader: Dict[Value, Box] = {}
     for node in order:  # each leaf's first reader, in topological order
         for p in node.parents:
-            if p in leaves and p not in reader and node in box_of:
+            if p in waiting and p not in reader and node in box_of:
                 reader[p] = box_of[node]
     leaf_boxes: Dict[int, Box] = {}
-    for leaf in (n for n in rest if not n.parents):
+    for leaf in leaves:
         first = reader.get(leaf)
-        if first is not None and first.kind in ("ops", "loss"):  # a constant, or a BatchNorm1d's weight
+        if first is not None and first.kind in ("ops", "loss"):
             first.nodes.append(leaf)
             box_of[leaf] = first
-            if leaf in module_of and first.kind == "ops":
-                name, module = module_of[leaf]
-                first.name, first.module = f"{name} {type(module).__name__}".strip(), module
             continue
         box = leaf_boxes.get(id(first))
         if box is None:

@@ -244,7 +244,7 @@ def draw_dot(
             as one box showing its output's data and grad; "layer" merges every call of a
             layer into one box showing how many calls it merges and the gradient norm of
             its parameters. Inputs, constants and the loss's ops are drawn node by node
-            when there are few (at most 20), else merged: the model's inputs into an
+            when there are few (at most 20 ops, and 20 leaves), else merged: the model's inputs into an
             "inputs" box, ops into one box per connected stretch ("loss" holds the root).
             A parameter read outside its neuron (an L2 term) comes from its layer's box
             along a dashed edge (by neuron: from a box of that layer's parameters).
@@ -616,8 +616,8 @@ def _highlighted_boxes(graph: Collapsed, node: Value, root: Value, collapse: str
     box = graph.box_of.get(node)
     if box is not None:
         return [box]
-    # A parameter inside its neuron: every box (every call) of that neuron.
-    owners = [b for b in graph.boxes if b.module is not None and b.kind == "neuron"
+    # A parameter inside its neuron: every box (every call) of that neuron, or its layer's box.
+    owners = [b for b in graph.boxes if b.module is not None and b.kind in ("neuron", "layer")
               and any(p is node for p in b.module.parameters())]
     if owners:
         return owners
