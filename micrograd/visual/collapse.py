@@ -46,7 +46,8 @@ class Box:
 
     `kind` is "neuron" (one call of a neuron), "layer" (every call of a layer), "parameters"
     (a layer's parameters read outside its neurons), "inputs" (merged leaves), "ops" or
-    "loss" (merged ops; "loss" holds the root), or "value" (one node drawn as itself).
+    "loss" (merged ops; "loss" holds the root), or "value" (one node drawn as itself). Merged
+    leaves are named "inputs" when they feed the model, else "leaves".
     """
 
     kind: str
@@ -67,9 +68,9 @@ class Box:
 
 @dataclass(eq=False)
 class Collapsed:
-    """The collapsed graph: boxes in topological order (a box after every box it reads from)
-    and edges `(from, to, values)`, `values` being how many distinct nodes flow along it,
-    `params` True for parameters read outside their neurons (an L2 term)."""
+    """The collapsed graph: boxes in the order of their first node in the graph's topological
+    order, and edges `(from, to, values, params)`: `values` is how many distinct nodes flow
+    along it, `params` True for parameters read outside their neurons (an L2 term)."""
 
     boxes: List[Box]
     edges: List[Tuple[Box, Box, int, bool]]
@@ -251,8 +252,7 @@ def collapse_graph(root: Value, model: Module, by: str, *, few: int = 20) -> Col
         _merge_leaves(leaves, order, box_of)
     _each_alone(leaves, box_of)
 
-    # Boxes in order of their first node, which puts each after the boxes it reads from
-    # (a box's nodes need not be contiguous, but every edge between boxes runs forward).
+    # Boxes in the order of their first node (for an MLP: inputs, layer by layer, the loss).
     position = {node: i for i, node in enumerate(order)}
     seen: Dict[int, Box] = {}
     for node in order:
