@@ -385,3 +385,10 @@ def test_the_legend_of_a_plain_drawing_has_a_row_for_each_border_colour_and_the_
     rows = legend_rows(draw_dot(y, highlight=next(backward_steps(y)), legend=True))
     assert "red border: the node of this step" in rows and "not known yet at this step" in rows
     assert not any("border: a parameter" in r for r in rows)  # no leaf is marked
+
+
+def test_the_legend_has_a_constant_row_for_a_neuron_fed_plain_numbers():
+    random.seed(0)
+    neuron = Neuron(2)
+    rows = legend_rows(draw_dot(neuron([1.0, 2.0]), legend=True))
+    assert "grey, dashed: a constant (neither parameter nor input)" in rows

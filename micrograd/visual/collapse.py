@@ -16,13 +16,16 @@ What becomes of every node:
   from its layer's box (`"layer"`), or from one box per layer holding such parameters
   (`"neuron"`, where a neuron's box is one call, not the parameter's owner);
 - everything else (inputs, constants, the loss's ops, ops of modules without neurons such
-  as BatchNorm1d): ops, and leaves, are drawn node by node when there are at most `few` of
-  them (20 in `draw_dot`). Otherwise ops are merged into one box per connected stretch ("loss" for the one holding the root; the
-  ops reading one module's parameters are one box, named after it: "1 BatchNorm1d"), a
-  leaf goes into the box of ops that first reads it, and the leaves that feed the model go
-  into one "inputs" box per box they feed.
+  as BatchNorm1d): ops, and apart from them leaves, are drawn node by node when there are
+  at most `few` of them (20 in `draw_dot`). More ops are merged into one box per connected
+  stretch ("loss" for the one holding the root; the ops reading one module's parameters
+  are one box, named after it: "1 BatchNorm1d"); more leaves go into the box of merged ops
+  that first reads them, or, when they feed the model, into one "inputs" box per box they
+  feed.
 
-Standard library only (and the engine and nn below it): `draw_dot` draws the result.
+It reads the engine's graph (`parents`: one `affine` node per fused neuron), not the
+lecture's view (`_prev`). Standard library only (and the engine and nn below it):
+`draw_dot` draws the result.
 """
 
 from __future__ import annotations

@@ -244,8 +244,9 @@ def draw_dot(
             as one box showing its output's data and grad; "layer" merges every call of a
             layer into one box showing how many calls it merges and the gradient norm of
             its parameters. Inputs, constants and the loss's ops are drawn node by node
-            when there are few (at most 20 ops, and 20 leaves), else merged: the model's inputs into an
-            "inputs" box, ops into one box per connected stretch ("loss" holds the root).
+            when there are few (at most 20 ops, and 20 leaves), else merged: the model's
+            inputs into an "inputs" box, ops into one box per connected stretch ("loss"
+            holds the root).
             A parameter read outside its neuron (an L2 term) comes from its layer's box
             along a dashed edge (by neuron: from a box of that layer's parameters).
             `highlight` may then only be a Value (its box is marked), and `show_local`,
@@ -310,6 +311,8 @@ def draw_dot(
             _draw_op(dot, node, ids, node in cut, moment, show_local, precision)
     if legend:
         drawn = {_leaf_kind(n, param_set, input_set) for n in nodes if mark_leaves and n.is_leaf}
+        if any(n.op == "affine" and len(n.operands) != len(n.parents) for n in nodes if n not in cut):
+            drawn.add("constant")  # a neuron fed plain numbers: they are drawn as constants
         hand = any(_by_hand(n) for n in nodes)
         _draw_legend(dot, _plain_legend(drawn, color_by_grad, moment, show_local, hand, any(n in cut for n in nodes)))
     return dot
