@@ -78,9 +78,10 @@ def records(dot):
     """{DOT id: the record's fields} for every box of a drawing."""
     found = {}
     for line in dot.body:
-        m = re.match(r'\s*(b\d+) \[label="\{ (.*) \}"', line)
+        m = re.match(r'\s*(b\d+) \[label="(.*?)"', line)
         if m:
-            found[m.group(1)] = [f.strip() for f in m.group(2).split(" | ")]
+            label = m.group(2).replace("{ ", "").replace(" }", "")  # the fields, whatever their layout
+            found[m.group(1)] = [f.strip() for f in label.split(" | ")]
     return found
 
 
@@ -271,7 +272,7 @@ def test_highlighting_a_node_marks_the_box_that_holds_it(demo):
     hidden = next(n for n in topological_order(loss) if n.op == "affine" and n.operands[0] is neuron.w[0])
     dot = draw_dot(loss, model=model, collapse="neuron", highlight=hidden)
     red = [line for line in dot.body if 'color="#d62728"' in line]
-    assert len(red) == 1 and 'label="{ layers.1.neurons.3 |' in red[0]
+    assert len(red) == 1 and 'label="layers.1.neurons.3 |' in red[0]
     # a parameter sits inside every call of its neuron
     xs = [[Value(v) for v in row] for row in DATA["X"][:3]]
     three = sum(model(x) for x in xs)
@@ -283,7 +284,7 @@ def test_by_layer_a_highlighted_parameter_marks_its_layer(demo):
     loss, model = demo
     dot = draw_dot(loss, model=model, collapse="layer", highlight=model.layers[1].neurons[0].w[5])
     (red,) = [line for line in dot.body if 'color="#d62728"' in line]
-    assert 'label="{ layers.1 |' in red
+    assert 'label="layers.1 |' in red
 
 
 def test_a_layer_called_twice_on_the_same_numbers_counts_two_calls():
@@ -311,6 +312,16 @@ def test_by_neuron_the_l2_terms_parameters_come_from_a_box_per_layer(demo):
     # inputs are few, drawn as themselves
     assert [b.kind for b in graph.boxes].count("loss") == 1 and len(graph.find("loss")[0].nodes) == 679
     assert [b.nodes for b in graph.find("value")] == [[x[0]], [x[1]]]
+
+
+def test_boxes_stack_their_fields_in_either_direction(demo):
+    loss, model = demo
+    across = records(draw_dot(loss, model=model, collapse="layer", rankdir="TB"))
+    assert across == records(draw_dot(loss, model=model, collapse="layer"))
+    tb = [line for line in draw_dot(loss, model=model, collapse="layer", rankdir="TB").body if "b1 [" in line]
+    assert 'label="{ layers.0 | 16 neurons |' in tb[0]  # stacked: top to bottom needs braces
+    lr = [line for line in draw_dot(loss, model=model, collapse="layer").body if "b1 [" in line]
+    assert 'label="layers.0 | 16 neurons |' in lr[0]
 
 
 def test_color_by_grad_fills_the_largest_darkest(demo):

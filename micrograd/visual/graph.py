@@ -526,7 +526,7 @@ def _draw_collapsed(root: Value, model: Any, collapse: Any, *, format: str, rank
     leaf_kinds = set()
     for box in graph.boxes:
         name = ids[id(box)]
-        attrs = {"shape": "record", "label": _box_label(box, precision)}
+        attrs = {"shape": "record", "label": _box_label(box, precision, rankdir)}
         styles = []
         if box.kind == "value" and box.output is not None and box.output.is_leaf and mark_leaves:
             styles += _mark_leaf(attrs, box.output, param_set, input_set)
@@ -578,25 +578,30 @@ def _box_grad(box: Box) -> Optional[float]:
     return float(box.output.grad)
 
 
-def _box_label(box: Box, precision: int) -> str:
+def _box_label(box: Box, precision: int, rankdir: str) -> str:
+    """A box's record label: its rows one above the other, a row's fields side by side."""
     def number(x: float) -> str:
         return f"{x:.{precision}f}"
 
-    fields: List[str]
+    rows: List[Union[str, Tuple[str, ...]]]
     out = box.output
+    if box.kind == "value":  # one node alone, as a node-by-node drawing shows it: label | data | grad
+        node = box.nodes[0]
+        fields = ([node.label] if node.label else []) + ["data " + number(node.data), "grad " + number(node.grad)]
+        return "{ " + " | ".join(_escape_record(f) for f in fields) + " }"
     if box.kind == "neuron" and out is not None:
-        fields = [box.name or "neuron", repr(box.module), "data " + number(out.data), "grad " + number(out.grad)]
+        rows = [box.name or "neuron", (repr(box.module), "data " + number(out.data), "grad " + number(out.grad))]
     elif box.kind == "layer":
         neurons = len(getattr(box.module, "neurons", [box.module]))
-        fields = [box.name, f"{neurons} neuron{'s' if neurons > 1 else ''}",
-                  f"{box.calls:,} call{'s' if box.calls != 1 else ''} ({box.neuron_calls:,} neuron calls)",
-                  f"grad norm {number(box.grad_norm)} ({len(box.parameters)} parameters)"]
+        rows = [box.name, f"{neurons} neuron{'s' if neurons > 1 else ''}",
+                f"{box.calls:,} call{'s' if box.calls != 1 else ''} ({box.neuron_calls:,} neuron calls)",
+                f"grad norm {number(box.grad_norm)} ({len(box.parameters)} parameters)"]
     elif box.kind == "parameters":
-        fields = [f"{box.name} parameters", f"{len(box.nodes)} read outside the neurons",
-                  f"grad norm {number(box.grad_norm)} (all {len(box.parameters)})"]
-    elif box.kind in ("inputs", "leaves"):
-        fields = [box.name, f"{len(box.nodes):,} values"]
-    elif box.kind in ("ops", "loss"):
+        rows = [f"{box.name} parameters", f"{len(box.nodes)} read outside the neurons",
+                f"grad norm {number(box.grad_norm)} (all {len(box.parameters)})"]
+    elif box.kind == "inputs":
+        rows = [box.name, f"{len(box.nodes):,} values"]
+    else:  # merged ops
         counts: Dict[str, int] = {}
         for node in box.nodes:
             if node.parents:
@@ -604,15 +609,14 @@ def _box_label(box: Box, precision: int) -> str:
         ops = ", ".join(f"{op} x{k}" for op, k in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
         leaves = sum(1 for node in box.nodes if not node.parents)
         read = f" (and {leaves:,} lea{'ves' if leaves > 1 else 'f'} they read)" if leaves else ""
-        fields = [box.name, f"{sum(counts.values()):,} ops: {ops}{read}"]
-        if out is not None:
-            fields += ["data " + number(out.data), "grad " + number(out.grad)]
-        else:
-            fields.append(f"{box.outputs:,} outputs")
-    else:  # one node as itself
-        node = box.nodes[0]
-        fields = ([node.label] if node.label else []) + ["data " + number(node.data), "grad " + number(node.grad)]
-    return "{ " + " | ".join(_escape_record(f) for f in fields) + " }"
+        rows = [box.name, f"{sum(counts.values()):,} ops: {ops}{read}"]
+        rows.append(("data " + number(out.data), "grad " + number(out.grad)) if out is not None
+                    else f"{box.outputs:,} outputs")
+    # A record's fields run across the rank direction and flip at each { }: in a left-to-right
+    # drawing `a | { b | c }` puts a above b and c side by side; top to bottom that needs braces.
+    body = " | ".join(_escape_record(r) if isinstance(r, str) else "{ " + " | ".join(map(_escape_record, r)) + " }"
+                      for r in rows)
+    return "{ " + body + " }" if rankdir in ("TB", "BT") else body
 
 
 def _highlighted_boxes(graph: Collapsed, node: Value, root: Value, collapse: str) -> List[Box]:
