@@ -58,8 +58,9 @@ def test_demo_writes_pngs_an_svg_a_model_and_a_history(tmp_path, capsys):
 def test_demo_draws_an_expanded_neuron_that_the_input_switches_on(tmp_path, capsys):
     code, out, _, folder = run(tmp_path, capsys)
     root = ET.parse(folder / "neuron.svg").getroot()
-    nodes = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
-    assert len(nodes) == 15  # 10 values (x0 x1 w0 w1 b, 2 products, 2 sums, out) and 5 ops (*, *, +, +, ReLU)
+    titles = [g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    graph = [t for t in titles if not t.startswith("legend")]
+    assert len(graph) == 15  # 10 values (x0 x1 w0 w1 b, 2 products, 2 sums, out) and 5 ops (*, *, +, +, ReLU)
     texts = svg_texts(folder / "neuron.svg")
     for label in ("x0", "x1", "w0", "w1", "b", "out", "*", "+", "ReLU"):
         assert label in texts
@@ -67,6 +68,25 @@ def test_demo_draws_an_expanded_neuron_that_the_input_switches_on(tmp_path, caps
     assert out_data.startswith("data ") and float(out_data.split()[1]) > 0  # ReLU on: gradients flow
     assert code == 0
     assert re.search(r"neuron\.svg .* first-layer neuron \d+ on training point \d+", out)
+
+
+def test_the_demos_neuron_svg_has_a_legend_for_its_borders_and_edge_numbers(tmp_path, capsys):
+    code, _, err, folder = run(tmp_path, capsys)
+    assert code == 0, err
+    root = ET.parse(folder / "neuron.svg").getroot()
+    titles = [g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    assert titles.count("legend") == 1
+    legend = " ".join(svg_texts(folder / "neuron.svg"))
+    for words in ("legend", "blue border: a parameter", "green border: an input",
+                  "a number on an edge into an op: the local derivative d(op)/d(input)"):
+        assert words in legend
+    assert "constant" not in legend  # every leaf here is a parameter or an input: nothing to explain
+    # the swatches have the colours of the graph's own borders
+    strokes = {g.find(f"{SVG}title").text: {p.get("stroke") for p in g.iter(f"{SVG}polygon")}
+               for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
+    graph_strokes = set().union(*(s for t, s in strokes.items() if not t.startswith("legend")))
+    legend_strokes = set().union(*(s for t, s in strokes.items() if t.startswith("legend")))
+    assert {"#1f63b4", "#2a9d3a"} <= graph_strokes & legend_strokes
 
 
 def test_demo_prints_the_final_numbers_of_its_history(tmp_path, capsys):

@@ -418,7 +418,7 @@ def _pick_neuron(model: MLP, X: Points) -> Tuple[int, int]:
 def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
     """SVG of first-layer neuron i on input x, expanded into 0.1.0's `*` and `+` nodes (the
     trained model computes the same thing as one fused node), with d(out)/d(node) as each
-    box's grad and the local derivative on each edge."""
+    box's grad and the local derivative on each edge, and a legend that says so."""
     trained = model.layers[0].neurons[i]
     neuron = Neuron(len(trained.w), activation=trained.activation, fused=False, rng=random.Random(0))
     neuron.w = [Value(w.data, label=f"w{k}") for k, w in enumerate(trained.w)]
@@ -427,7 +427,7 @@ def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
     out = neuron(inputs)
     out.label = "out"
     out.backward()
-    drawing = draw_dot(out, show_local=True, params=neuron.parameters(), inputs=inputs)
+    drawing = draw_dot(out, show_local=True, params=neuron.parameters(), inputs=inputs, legend=True)
     return bytes(drawing.pipe(format="svg"))
 
 
