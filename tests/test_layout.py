@@ -7,6 +7,7 @@
     numeric, explanation       differences, and the worked chain rule behind a gradient
     training | testing         side by side: neither imports the other
     visual                     drawings and plots
+    exercises                  exercises with feedback (use all of the above)
     app, micrograd/__init__    the command line, and the package's front door
 
 Each module imports only from its own layer or those below it, and the module graph has no
@@ -39,6 +40,7 @@ LAYERS = [
     {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
+    {"micrograd.exercises"},
     {"micrograd.app", "micrograd.__main__", "micrograd"},
 ]
 
@@ -183,6 +185,11 @@ def test_visual_may_import_the_layers_below_but_not_the_app():
         assert not [t for t in GRAPH[module] if t.startswith("micrograd.app") or t == "micrograd"], module
 
 
+def test_exercises_import_no_app():
+    for module in (m for m in GRAPH if m.startswith("micrograd.exercises")):
+        assert not [t for t in GRAPH[module] if t.startswith("micrograd.app") or t == "micrograd"], module
+
+
 def test_training_imports_neither_visual_nor_the_app():
     for module in (m for m in GRAPH if m.startswith("micrograd.training")):
         bad = [t for t in GRAPH[module] if t.startswith(("micrograd.visual", "micrograd.app")) or t == "micrograd"]
@@ -212,7 +219,8 @@ def test_no_module_imports_a_private_name_from_another():
 
 # --- the names micrograd offers ----------------------------------------------------------------
 
-@pytest.mark.parametrize("package", [micrograd, micrograd.training, micrograd.testing, micrograd.visual])
+@pytest.mark.parametrize("package", [micrograd, micrograd.training, micrograd.testing, micrograd.visual,
+                                     micrograd.exercises])
 def test_every_name_a_package_offers_resolves_and_is_listed(package: types.ModuleType):
     for name in package.__all__:
         assert getattr(package, name) is not None, name

@@ -84,8 +84,8 @@ def _sgd(variant: str) -> List[float]:
     """The parameters after `_STEPS` steps of the listing's loop, as `variant` writes it."""
     model = _model()
     for _ in range(_STEPS):
-        scores = [model(x) for x in _X]
-        loss = sum(((s - t) ** 2 for s, t in zip(scores, _Y)), Value(0.0)) / len(_X)
+        scores: List[Any] = [model(x) for x in _X]  # one Value each (the last layer has one neuron)
+        loss: Value = sum(((s - t) ** 2 for s, t in zip(scores, _Y)), Value(0.0)) / len(_X)
         if variant != "no-zero-grad":
             model.zero_grad()
         loss.backward()

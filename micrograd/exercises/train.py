@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+import sys
+from typing import Any, Callable, List, Sequence, Tuple
 
 from .. import engine
 from ..engine import Value
@@ -59,7 +60,7 @@ class Train(CodeExercise):
         return data.train_test_split(X, y, test_size=0.25, random_state=random.Random(self.seed + 1))
 
     def prepare(self) -> None:
-        from tqdm.auto import tqdm  # noqa: F401  # fit's progress bar: imported before the memory limit
+        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]  # noqa: F401  # fit's bar, before the limits
 
     def check_function(self, fn: Any, source: Source) -> Feedback:
         X_train, X_test, y_train, y_test = self.split()
@@ -164,14 +165,13 @@ class _counted:
                 raise LearnerError(f"your train went past {budget} steps", [], "over-budget")
             curve.append(float(root.data) if isinstance(root, Value) else math.nan)
 
-        import micrograd
-
         self.saved = [(Value, "backward", backward), (engine, "grad", grad)]
-        Value.backward = counted_backward  # type: ignore[method-assign]
-        engine.grad = counted_grad  # type: ignore[assignment]
-        if "grad" in vars(micrograd):
-            self.saved.append((micrograd, "grad", vars(micrograd)["grad"]))
-            micrograd.grad = counted_grad  # type: ignore[attr-defined]
+        Value.backward = counted_backward  # type: ignore[method-assign,assignment]
+        engine.grad = counted_grad
+        front = sys.modules.get("micrograd")  # `from micrograd import grad` after it was first used there
+        if front is not None and "grad" in vars(front):
+            self.saved.append((front, "grad", vars(front)["grad"]))
+            front.grad = counted_grad  # type: ignore[attr-defined]
         return self
 
     def __exit__(self, *exc: Any) -> None:

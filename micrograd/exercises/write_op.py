@@ -323,7 +323,7 @@ def _check_shared(exercise: str, spec: OpSpec, fn: Callable[..., Any], source: S
             continue
         xs = [Value(x) for x in at]
         call(graph(*xs).backward, what=f"the backward pass through your {spec.name}")
-        expected = central_difference(lambda *a: graph(*[Value(x) for x in a]).data, *at)
+        expected = central_difference(lambda *a, graph=graph: graph(*[Value(x) for x in a]).data, *at)
         details = [f"for {shown} at {spec.show(at)}: d/d{spec.variables[0]} should be {format_number(expected, 6)},"
                    f" backward() gave {format_number(xs[0].grad, 6)}"]
         line = _assigned_grad(source)
