@@ -9,7 +9,6 @@ subprocess) to keep the suite quick; the subprocess itself is tested on its own 
 from __future__ import annotations
 
 import csv
-import pathlib
 import re
 import textwrap
 from typing import Any, Dict, List, Tuple

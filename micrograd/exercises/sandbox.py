@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.abc
 import inspect
 import io
 import json
@@ -46,11 +45,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .feedback import Feedback
 
-__all__ = ["run", "answer_source", "LearnerError", "call", "learner_line", "refers_to_exercises", "child_main",
-           "Source", "TIMEOUT", "MEMORY_MB", "REFERENCE_MESSAGE"]
+__all__ = ["run", "answer_source", "definitions_only", "run_source", "LearnerError", "call", "learner_line",
+           "describe_error", "refers_to_exercises", "in_package", "Source", "TIMEOUT", "MEMORY_MB", "REFERENCE_MESSAGE",
+           "PACKAGE"]
 
 TIMEOUT = 20.0  # seconds of wall time for one check (a train exercise sets its own)
 MEMORY_MB = 1024  # address space of the checking process: Python with micrograd and hypothesis needs ~150
+LIMITS = {"memory_mb": MEMORY_MB}  # the limits of this checking process (set by `child.main`)
 MAX_OUTPUT = 2000  # characters of what the learner's code printed, shown in the feedback
 REFERENCE_MESSAGE = ("your answer uses micrograd.exercises, where the reference solutions live; an answer has to"
                      " do the work itself")
@@ -198,10 +199,10 @@ def refers_to_exercises(text: Any) -> Optional[int]:
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(_in_package(a.name) for a in node.names):
+        if isinstance(node, ast.Import) and any(in_package(a.name) for a in node.names):
             return node.lineno
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            if _in_package(node.module) or (node.module == "micrograd" and any(a.name == "exercises"
+            if in_package(node.module) or (node.module == "micrograd" and any(a.name == "exercises"
                                                                                for a in node.names)):
                 return node.lineno
         if isinstance(node, ast.Attribute) and node.attr == "exercises" and isinstance(node.value, ast.Name) \
@@ -212,7 +213,8 @@ def refers_to_exercises(text: Any) -> Optional[int]:
     return None
 
 
-def _in_package(name: str) -> bool:
+def in_package(name: str) -> bool:
+    """Is `name` micrograd.exercises or one of its modules?"""
     return name == PACKAGE or name.startswith(PACKAGE + ".")
 
 
@@ -255,7 +257,8 @@ def call(fn: Callable[..., Any], *args: Any, what: str = "your function") -> Any
         raise LearnerError(f"{what} recursed too deeply", [learner_line(e, _FILENAME[0]) or "(no line of yours)"],
                            "raised") from None
     except MemoryError:
-        raise LearnerError(f"{what} ran out of memory", [f"the check allows {MEMORY_MB} MB"], "memory") from None
+        raise LearnerError(f"{what} ran out of memory", [f"the check allows {LIMITS['memory_mb']} MB"],
+                           "memory") from None
     except SystemExit:
         raise LearnerError(f"{what} called exit(); a function being checked must return", [], "raised") from None
     except Exception as e:  # noqa: BLE001 - the learner's code may raise anything: report it in their terms
@@ -334,7 +337,7 @@ def run(exercise: Any, answer: Any, *, isolate: bool = True, timeout: Optional[f
     job = {"exercise": exercise.id, "text": source.text, "filename": source.filename, "entry": source.entry,
            "memory_mb": int(memory_mb if memory_mb is not None else MEMORY_MB), "cpu_seconds": seconds + 5}
     root = str(pathlib.Path(__file__).resolve().parent.parent.parent)
-    boot = f"import sys; sys.path.insert(0, {root!r}); from micrograd.exercises.sandbox import child_main; child_main()"
+    boot = f"import sys; sys.path.insert(0, {root!r}); from micrograd.exercises.child import main; main()"
     env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory(prefix="micrograd-check-") as folder:
         result = pathlib.Path(folder) / "feedback.json"
@@ -377,57 +380,3 @@ def _crashed(exercise_id: str, code: int, err: str, memory_mb: int) -> Feedback:
         return Feedback(exercise_id, False, "Your code used up its CPU time.", [], mistake="timeout")
     return Feedback(exercise_id, False, f"Your code ended the checking process (exit status {code}) before it"
                     " finished.", ["did it call os._exit() or kill its own process?"], mistake="crashed")
-
-
-class _RefuseExercises(importlib.abc.MetaPathFinder):
-    """Refuses to import micrograd.exercises (while an answer runs in the checking process)."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
-        if _in_package(fullname):
-            raise ImportError(REFERENCE_MESSAGE, name=fullname)
-        return None
-
-
-def _limit(memory_mb: int, cpu_seconds: float) -> None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not POSIX: the wall-time limit still holds
-        return
-    for limit, value in ((resource.RLIMIT_AS, memory_mb * 1024 * 1024), (resource.RLIMIT_CPU, int(cpu_seconds) + 1),
-                         (resource.RLIMIT_FSIZE, 64 * 1024 * 1024)):
-        soft, hard = resource.getrlimit(limit)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        try:
-            resource.setrlimit(limit, (value, hard))
-        except (ValueError, OSError):  # pragma: no cover - a platform that refuses: the other limits hold
-            pass
-
-
-def child_main() -> None:
-    """The checking process: read the job from stdin, check, write the feedback as JSON."""
-    job = json.loads(sys.stdin.read())
-    from . import catalogue  # everything the checks need is imported before the guard goes up
-
-    exercise: Any = catalogue.get(job["exercise"])  # a CodeExercise: only those are run here
-    exercise.prepare()
-    global MEMORY_MB
-    MEMORY_MB = job["memory_mb"]
-    _limit(job["memory_mb"], job["cpu_seconds"])
-    for name in [m for m in sys.modules if _in_package(m)]:
-        del sys.modules[name]
-    front = sys.modules.get("micrograd")
-    if front is not None and "exercises" in vars(front):
-        delattr(front, "exercises")
-    sys.meta_path.insert(0, _RefuseExercises())
-    source = Source(job["text"], job["filename"], job["entry"])
-    try:
-        feedback = run_source(exercise.id, source, exercise.check_function)
-    except MemoryError:
-        feedback = Feedback(exercise.id, False, f"Your code ran out of memory (the check allows {MEMORY_MB} MB).",
-                            [], mistake="memory")
-    except Exception as e:  # noqa: BLE001 - a check that fails is ours to fix, but the learner still gets words
-        feedback = Feedback(exercise.id, False, f"The check itself failed ({type(e).__name__}: {e}); please report"
-                            " it, with your answer.", [], mistake="check-failed")
-    with open(job["result"], "w", encoding="utf-8") as f:
-        json.dump(feedback.to_dict(), f)
