@@ -195,7 +195,7 @@ def train(model, X, y, steps, lr):
 """
 
 _FIX_A_LOOP = ("Copy the listing, fix it, and check the function (`ex.check(train)`, or a file with"
-               " `python -m micrograd check {id} train.py`); or name the line (`ex.check(7)`).")
+               " `python -m micrograd check {id} train.py`); or name the line: `ex.check(line_number)`.")
 
 
 def exercises() -> List[FindBug]:

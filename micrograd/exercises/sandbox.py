@@ -279,8 +279,9 @@ def run_source(exercise_id: str, source: Source, check: CheckFunction) -> Feedba
         return Feedback(exercise_id, False, REFERENCE_MESSAGE[0].upper() + REFERENCE_MESSAGE[1:] + ".",
                         [f"line {line} names micrograd.exercises."], mistake="uses-reference")
     _FILENAME[0] = source.filename
-    linecache.cache[source.filename] = (len(source.text), None, source.text.splitlines(keepends=True),
-                                        source.filename)
+    if source.filename not in linecache.cache or source.filename == ANSWER_FILE:  # a notebook cell keeps its own
+        linecache.cache[source.filename] = (len(source.text), None, source.text.splitlines(keepends=True),
+                                            source.filename)
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):
@@ -352,6 +353,9 @@ def run(exercise: Any, answer: Any, *, isolate: bool = True, timeout: Optional[f
                             ["an endless loop? (a `while` whose condition never turns false, a training loop"
                              " without an end)", "the check stopped it; nothing of it is still running"],
                             mistake="timeout")
+        except BaseException:  # Ctrl-C in a terminal or Jupyter's stop button: the answer must not run on
+            _kill(proc)
+            raise
         if result.exists():
             try:
                 return Feedback.from_dict(json.loads(result.read_text(encoding="utf-8")))
