@@ -445,3 +445,42 @@ def test_cli_grades_a_folder_into_a_csv(tmp_path, capsys):
 def test_the_file_convention_is_in_the_help(capsys):
     assert main(["check", "--help"]) == 0
     assert "train(X, y, steps) returning the trained model" in capsys.readouterr().out
+
+
+# --- a few more promises ---------------------------------------------------------------------
+
+def test_the_drawing_hides_the_gradients_and_highlights_the_node_asked_about():
+    source = get("grad-2").draw().source
+    assert "grad ?" in source and "grad 0.0000" not in source and "grad 1.0000" not in source
+    assert source.count("penwidth=3") == 1 and "{ a | data 3.0000 | grad ? }" in source
+
+
+def test_a_training_check_repeats_exactly():
+    ex = get("train-3")
+    first, second = (ex.check(ex.solution().answer, isolate=False) for _ in range(2))
+    assert first.passed and first.curve == second.curve and len(first.curve) == 40
+    assert first.summary == second.summary
+
+
+def test_what_an_answer_prints_is_shown_with_the_feedback():
+    feedback = check("bug-3", get("bug-3").solution().answer + "\nprint('hello from the answer')\n")
+    assert feedback.passed and feedback.details[-1] == "your code printed: hello from the answer"
+
+
+def test_without_hypothesis_the_op_is_checked_at_the_fixed_points_and_says_so(monkeypatch):
+    from micrograd.exercises import write_op
+
+    monkeypatch.setattr(write_op, "_strategies", lambda: None)
+    feedback = check("op-4", get("op-4").solution().answer)
+    assert feedback.passed
+    assert feedback.details[0] == ('checked at 3 fixed points and no hypothesis search'
+                                   ' (pip install "micrograd-lab[testing]" for one)')
+
+
+def test_cli_grade_without_csv_writes_the_csv_to_stdout(tmp_path, capsys):
+    (tmp_path / "a.py").write_text(get("bug-4").solution().answer)
+    assert main(["grade", "bug-4", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == "id,file,result,feedback"
+    assert captured.out.splitlines()[1].startswith("bug-4,a.py,pass,")
+    assert "1 of 1 passed" in captured.err
