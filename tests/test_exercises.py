@@ -470,7 +470,7 @@ def test_what_an_answer_prints_is_shown_with_the_feedback():
 def test_without_hypothesis_the_op_is_checked_at_the_fixed_points_and_says_so(monkeypatch):
     from micrograd.exercises import write_op
 
-    monkeypatch.setattr(write_op, "_strategies", lambda: None)
+    monkeypatch.setattr(write_op, "hypothesis_strategies", lambda: None)
     feedback = check("op-4", get("op-4").solution().answer)
     assert feedback.passed
     assert feedback.details[0] == ('checked at 3 fixed points and no hypothesis search'
@@ -484,3 +484,11 @@ def test_cli_grade_without_csv_writes_the_csv_to_stdout(tmp_path, capsys):
     assert captured.out.splitlines()[0] == "id,file,result,feedback"
     assert captured.out.splitlines()[1].startswith("bug-4,a.py,pass,")
     assert "1 of 1 passed" in captured.err
+
+
+def test_a_derivative_wrong_only_away_from_the_fixed_points_is_found_by_hypothesis():
+    feedback = check("op-1", op_source("x.grad += (1 - t ** 2 if x.data < 2.5 else 0.5) * out.grad"))
+    assert feedback.mistake == "wrong-derivative"
+    assert feedback.summary == "dtanh/dx is wrong at x = 3, the first failing input found."
+    assert feedback.details == ["at x = 3 (found by hypothesis): dtanh/dx: expected 0.0098660372 (central"
+                                " difference), got 0.5"]

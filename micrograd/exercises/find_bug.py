@@ -21,7 +21,7 @@ from ..symbolic import format_number
 from .exercise import CodeExercise
 from .feedback import Feedback
 from .sandbox import LearnerError, Source, call
-from .write_op import SQUARE, check_op
+from .write_op import SQUARE, check_op, hypothesis_strategies
 
 __all__ = ["FindBug"]
 
@@ -62,6 +62,10 @@ class FindBug(CodeExercise):
             return self._feedback(True, f"Yes: the bug is at {shown}.", [self._solution.why])
         note = self.line_notes.get(line, "this line is right as it stands.")
         return self._feedback(False, f"Not {shown}: {note}", ["ex.hint() gives a hint"], mistake="wrong-line")
+
+    def prepare(self) -> None:
+        if self.fix_check is _check_square:
+            hypothesis_strategies()
 
     def check_function(self, fn: Any, source: Source) -> Feedback:
         return self.fix_check(self.id, fn, source)

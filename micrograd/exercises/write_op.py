@@ -34,7 +34,7 @@ from .exercise import CodeExercise
 from .feedback import Feedback
 from .sandbox import LearnerError, Source, call
 
-__all__ = ["WriteOp", "OpSpec", "OpMistake", "check_op"]
+__all__ = ["WriteOp", "OpSpec", "OpMistake", "check_op", "hypothesis_strategies", "SQUARE"]
 
 Point = Tuple[float, ...]
 
@@ -92,13 +92,14 @@ class WriteOp(CodeExercise):
         self.entry = spec.name
 
     def prepare(self) -> None:
-        _strategies()
+        hypothesis_strategies()
 
     def check_function(self, fn: Any, source: Source) -> Feedback:
         return check_op(self.id, self.spec, fn, source)
 
 
-def _strategies() -> Any:
+def hypothesis_strategies() -> Any:
+    """`micrograd.testing.strategies` (importing hypothesis), or None without hypothesis."""
     try:
         from ..testing import strategies
     except ImportError:  # hypothesis is an extra: without it, the fixed points only
@@ -135,7 +136,7 @@ def check_op(exercise: str, spec: OpSpec, fn: Callable[..., Any], source: Source
             if not _passes(spec, lambda *xs: _apply(spec, fn, (), xs), point):
                 return _wrong_derivative(exercise, spec, fn, point, "at a fixed point")
         failing = _hypothesis_search(spec, fn)
-        hypothesis = _strategies() is not None
+        hypothesis = hypothesis_strategies() is not None
         if failing is not None:
             return _wrong_derivative(exercise, spec, fn, failing, "found by hypothesis")
         upstream = _check_upstream(exercise, spec, fn, source)
@@ -258,13 +259,12 @@ def _generic(spec: OpSpec, g: _Gradients, point: Point, out: float) -> Tuple[str
             if abs(ratio - factor) < 1e-3 * factor:
                 return "factor", (f"d{name}/d{v} is off by a factor of {format_number(factor, 4)}: you have"
                                   f" {format_number(got, 6)}, it is {format_number(expected, 6)}.")
-    return "wrong-derivative", f"d{name}/d{v} is wrong at {spec.show(point)}: expected {format_number(expected, 8)}," \
-                               f" got {format_number(got, 8)}."
+    return "wrong-derivative", f"d{name}/d{v} is wrong at {spec.show(point)}, the first failing input found."
 
 
 def _hypothesis_search(spec: OpSpec, fn: Callable[..., Any]) -> Optional[Point]:
     """The shrunk input where gradcheck fails, searched by hypothesis over the domain, or None."""
-    strategies = _strategies()
+    strategies = hypothesis_strategies()
     if strategies is None:
         return None
     from hypothesis import HealthCheck, given, settings
