@@ -492,3 +492,10 @@ def test_a_derivative_wrong_only_away_from_the_fixed_points_is_found_by_hypothes
     assert feedback.summary == "dtanh/dx is wrong at x = 3, the first failing input found."
     assert feedback.details == ["at x = 3 (found by hypothesis): dtanh/dx: expected 0.0098660372 (central"
                                 " difference), got 0.5"]
+
+
+def test_a_name_from_another_cell_is_explained():
+    feedback = check("op-1", "def tanh(x):\n    return np.tanh(x)\n")
+    assert feedback.summary == "Your tanh raised NameError: name 'np' is not defined."
+    assert feedback.details[0] == "line 2 (in tanh): `return np.tanh(x)`"
+    assert "only the definitions of the file or notebook cell your function is in" in feedback.details[1]

@@ -266,7 +266,11 @@ def call(fn: Callable[..., Any], *args: Any, what: str = "your function") -> Any
         said = describe_error(e)
         if said == REFERENCE_MESSAGE:
             raise LearnerError(REFERENCE_MESSAGE, [line] if line else [], "uses-reference") from None
-        raise LearnerError(f"{what} raised {said}", [line] if line else [], "raised") from None
+        details = [line] if line else []
+        if isinstance(e, NameError):  # from a notebook: the name was defined in another cell
+            details.append("the check runs only the definitions of the file or notebook cell your function is in,"
+                           " with math, random, Value, primitive and MLP imported: import or define it there")
+        raise LearnerError(f"{what} raised {said}", details, "raised") from None
 
 
 CheckFunction = Callable[[Any, Source], Feedback]
