@@ -499,3 +499,9 @@ def test_a_name_from_another_cell_is_explained():
     assert feedback.summary == "Your tanh raised NameError: name 'np' is not defined."
     assert feedback.details[0] == "line 2 (in tanh): `return np.tanh(x)`"
     assert "only the definitions of the file or notebook cell your function is in" in feedback.details[1]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon", "1e9"])
+def test_cli_refuses_a_timeout_that_is_not_a_positive_number_of_seconds(value, capsys):
+    assert main(["check", "op-1", "x.py", "--timeout", value]) == 2
+    assert f"must be a number of seconds > 0 and <= 3600, got {value!r}" in capsys.readouterr().err

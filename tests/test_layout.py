@@ -145,6 +145,10 @@ def test_importing_training_and_finite_differences_loads_no_third_party_library(
     assert loaded_heavy_modules(statement) == []
 
 
+def test_importing_the_exercise_catalogue_loads_no_third_party_library():
+    assert loaded_heavy_modules("import micrograd.exercises.catalogue, micrograd.app.exercise_commands") == []
+
+
 # --- the import graph ----------------------------------------------------------------------------
 
 def test_the_graph_reader_sees_relative_absolute_and_function_level_imports():

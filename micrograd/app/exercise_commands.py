@@ -53,7 +53,7 @@ def add_commands(commands: Any) -> None:
         epilog=FILE_CONVENTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("id", metavar="ID", help="the exercise, e.g. op-1 (`micrograd exercises` lists them)")
     check.add_argument("answer", metavar="ANSWER", help="FILE.py, or a number (predict), or a line (find-bug)")
-    check.add_argument("--timeout", type=float, default=None, metavar="S",
+    check.add_argument("--timeout", type=_seconds, default=None, metavar="S",
                        help="seconds before the check stops the code (default: the exercise's)")
 
     grading = commands.add_parser(
@@ -66,8 +66,21 @@ def add_commands(commands: Any) -> None:
     grading.add_argument("folder", metavar="FOLDER", type=pathlib.Path, help="the folder of learners' files")
     grading.add_argument("--csv", type=pathlib.Path, default=None, metavar="OUT",
                          help="the CSV file to write (default: the CSV on standard output)")
-    grading.add_argument("--timeout", type=float, default=None, metavar="S",
+    grading.add_argument("--timeout", type=_seconds, default=None, metavar="S",
                          help="seconds per file before the check stops it (default: the exercise's)")
+
+
+MAX_TIMEOUT = 3600.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0.0 < x <= MAX_TIMEOUT:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 and <= {MAX_TIMEOUT:g}, got {text!r}")
+    return x
 
 
 class _BadArgument(Exception):
