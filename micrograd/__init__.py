@@ -13,6 +13,7 @@ The package is layered, each layer importing only the ones below it:
     training    losses, optimizers, data sets, `fit`, saving models, diagnostics
     testing     finite-difference gradient checks; hypothesis strategies; the bridge to PyTorch
     visual      drawing graphs (graphviz), stepping pictures, plots (matplotlib)
+    exercises   exercises with feedback: predict a gradient, write an op, find a bug, train
     app         the `micrograd` command
 
 Every name below is imported on first use, so `import micrograd` is quick and imports no
@@ -74,6 +75,7 @@ _EXPORTS = {
     "optim": "micrograd.training.optim",
     "serialize": "micrograd.training.serialize",
     "training": "micrograd.training",
+    "exercises": "micrograd.exercises",
     "testing": "micrograd.testing",
     "visual": "micrograd.visual",
 }

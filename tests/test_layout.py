@@ -8,6 +8,7 @@
     training | testing         side by side: neither imports the other (testing holds the
                                checking tools: finite differences, strategies, the bridge to PyTorch)
     visual                     drawings and plots
+    exercises                  exercises with feedback (use all of the above)
     app, micrograd/__init__    the command line, and the package's front door
 
 Each module imports only from its own layer or those below it, and the module graph has no
@@ -40,6 +41,7 @@ LAYERS = [
     {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
+    {"micrograd.exercises"},
     {"micrograd.app", "micrograd.__main__", "micrograd"},
 ]
 
@@ -152,6 +154,10 @@ def test_the_bridge_to_pytorch_imports_pytorch_only_when_called():
     assert set(GRAPH["micrograd.testing.torch_bridge"]) == {"micrograd.engine"}
 
 
+def test_importing_the_exercise_catalogue_loads_no_third_party_library():
+    assert loaded_heavy_modules("import micrograd.exercises.catalogue, micrograd.app.exercise_commands") == []
+
+
 # --- the import graph ----------------------------------------------------------------------------
 
 def test_the_graph_reader_sees_relative_absolute_and_function_level_imports():
@@ -192,6 +198,11 @@ def test_visual_may_import_the_layers_below_but_not_the_app():
         assert not [t for t in GRAPH[module] if t.startswith("micrograd.app") or t == "micrograd"], module
 
 
+def test_exercises_import_no_app():
+    for module in (m for m in GRAPH if m.startswith("micrograd.exercises")):
+        assert not [t for t in GRAPH[module] if t.startswith("micrograd.app") or t == "micrograd"], module
+
+
 def test_training_imports_neither_visual_nor_the_app():
     for module in (m for m in GRAPH if m.startswith("micrograd.training")):
         bad = [t for t in GRAPH[module] if t.startswith(("micrograd.visual", "micrograd.app")) or t == "micrograd"]
@@ -221,7 +232,8 @@ def test_no_module_imports_a_private_name_from_another():
 
 # --- the names micrograd offers ----------------------------------------------------------------
 
-@pytest.mark.parametrize("package", [micrograd, micrograd.training, micrograd.testing, micrograd.visual])
+@pytest.mark.parametrize("package", [micrograd, micrograd.training, micrograd.testing, micrograd.visual,
+                                     micrograd.exercises])
 def test_every_name_a_package_offers_resolves_and_is_listed(package: types.ModuleType):
     for name in package.__all__:
         assert getattr(package, name) is not None, name

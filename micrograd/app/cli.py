@@ -4,6 +4,7 @@
     micrograd demo --dataset spiral --hidden 32,32 --epochs 200
     micrograd example               backpropagate through micrograd 0.1.0's README expression
     micrograd                       the example, then a pointer to the demo and --help
+    micrograd exercises             the exercises; `check ID ANSWER` and `grade ID FOLDER` (exercise_commands)
 
 `main(argv)` returns the exit code (0; 1 for a failure, 2 for a bad argument, as argparse does;
 130 for Ctrl-C) and never raises, so tests and notebooks can call it directly. Every option is
@@ -31,6 +32,7 @@ from ..training import data, serialize
 from ..training.fit import fit
 from ..training.optim import SGD, Adam, LinearLR, Optimizer
 from ..visual.graph import draw_dot
+from . import exercise_commands
 from .example import readme_expression
 from .output_folder import OutputFolder, OutputFolderError, check_writable
 
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                       " only at the end, all files or none (default: ./micrograd-demo)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(parser=demo)  # for errors found after parsing, with the demo's usage line
+    exercise_commands.add_commands(commands)
     return parser
 
 
@@ -503,6 +506,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     try:
         if args.command == "demo":
             return _run_demo(args)
+        if args.command in exercise_commands.COMMANDS:
+            return exercise_commands.run(args)
         worked_example()
         if args.command is None:
             print()
