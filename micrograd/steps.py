@@ -11,7 +11,7 @@ Both walk `topological_order(root)`, so they follow the engine's order exactly.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Generator, Iterator, List, Optional, Tuple
 
 from .engine import Value, backward_pass, topological_order
 from .explanation import Computation, Explanation, explain_step, node_names
@@ -98,7 +98,7 @@ class BackwardStep:
         )
 
 
-def backward_steps(root: Value) -> Iterator[BackwardStep]:
+def backward_steps(root: Value) -> Generator[BackwardStep, None, None]:
     """Run `root.backward()` one node at a time, yielding a `BackwardStep` after each.
 
     The nodes come in the order the chain rule needs them: reverse topological order,
