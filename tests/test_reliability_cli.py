@@ -245,7 +245,7 @@ def test_without_matplotlib_an_earlier_runs_pngs_are_removed_and_said_so(earlier
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # `import` of it now raises ImportError
     assert demo(earlier_run) == 0
     out = capsys.readouterr().out
-    assert sorted(contents(earlier_run)) == ["history.json", "model.json", "neuron.svg", "notes.txt"]
+    assert sorted(contents(earlier_run)) == ["history.json", "model.json", "neuron.html", "neuron.svg", "notes.txt"]
     assert "removed, as they were from an earlier run: decision_boundary.png, training_curves.png" in out
 
 
