@@ -23,6 +23,7 @@ own forward formulas. Print it in a terminal, or show it in Jupyter (Markdown an
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .engine import Value, topological_order
@@ -253,7 +254,9 @@ class Computation:
         self._precision = precision
         if node.parents:
             self.expression = _expression(node, names, precision)
-            values = {a: _paren(format_number(a.data, precision)) for a in node.parents}
+            # infix ops write a negative operand in parentheses, (-3) * 0.5; a call needs none, tanh(-0.5)
+            infix = node.op in ("+", "*", "affine") or "**" in node.op
+            values = {a: (_paren if infix else str)(format_number(a.data, precision)) for a in node.parents}
             self.numbers = _expression(node, values, precision)
         else:
             self.expression = self.numbers = ""
@@ -270,8 +273,11 @@ class Computation:
         n, value = latex_name(self._name), format_number(self.value, self._precision)
         if not self.node.parents:
             return f"${n} = {value}$ &nbsp; (a leaf: its value is given)"
-        numbers = self.numbers.replace(" * ", r" \cdot ").replace("*", r" \cdot ")
-        return f"${n} = {self._latex} = {numbers} = {value}$"
+        if re.fullmatch(r"[A-Za-z_]\w*\(.*\)", self.expression):  # a call, tanh(n): an operator
+            symbols, numbers = latex_name(self.expression), latex_name(self.numbers)
+        else:
+            symbols, numbers = self._latex, self.numbers.replace(" * ", r" \cdot ").replace("*", r" \cdot ")
+        return f"${n} = {symbols} = {numbers} = {value}$"
 
     def __repr__(self) -> str:
         return f"Computation(node={self._name!r}, value={self.value!r})"

@@ -104,6 +104,18 @@ def test_classes_sets_the_number_of_blobs(tmp_path, capsys):
     assert "4 classes" in out
 
 
+def test_demo_writes_a_stepper_through_the_neurons_backward_pass(tmp_path, capsys):
+    code, out, _, folder = run(tmp_path, capsys)
+    assert code == 0
+    page = (folder / "neuron.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="steps">(.*?)</script>', page, re.S).group(1))
+    assert len(data["steps"]) == 10  # one per value node of neuron.svg's graph
+    assert data["steps"][0]["math"].startswith("dout/dout = 1")
+    assert page.count("<svg") == 1 and "<script src" not in page and "<link" not in page
+    assert "first-layer neuron" in page
+    assert re.search(r"neuron\.html .* backward pass step by step", out)
+
+
 def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, capsys):
     outs = {}
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):

@@ -17,7 +17,14 @@ import pytest
 from graphs import SVG, lecture_graph
 
 from micrograd import (
-    GraphTooLargeError, Value, backward_steps, forward_steps, frames, save_html, step_frames, topological_order,
+    GraphTooLargeError,
+    Value,
+    backward_steps,
+    forward_steps,
+    frames,
+    save_html,
+    step_frames,
+    topological_order,
 )
 from micrograd.nn import MLP
 from micrograd.visual.html_stepper import stepper_html

@@ -74,7 +74,7 @@ FILES = {
     "boundary": ("decision_boundary.png", "the class the model picks at every point of the plane, and the data"),
     "curves": ("training_curves.png", "loss and accuracy per epoch"),
     "neuron": ("neuron.svg", "the computation graph of first-layer neuron {neuron} on training point {point}"),
-    "stepper": ("neuron.html", "that graph's backward pass step by step, with the chain rule's numbers (open in a browser)"),
+    "stepper": ("neuron.html", "that graph's backward pass step by step, with the chain rule's numbers (a browser)"),
     "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
