@@ -334,3 +334,53 @@ def test_a_wide_graph_fits_the_window_so_the_first_steps_node_is_in_view(browser
         assert page.state()[0] == "step 210 of 210 (backward)"
     finally:
         page.close()
+
+
+def used_twice():
+    """a used twice by one op (two edges with one name) and by another; a constant folded in."""
+    a, b = Value(3.0, label="a"), Value(-2.0, label="b")
+    s = a * a
+    s.label = "s"
+    t = (s + b * 2).tanh() * a
+    t.label = "t"
+    return t, [a], [b]
+
+
+def by_hand():
+    """A node built the lecture's way, with a hand-written _backward."""
+    x, y = Value(2.0, label="x"), Value(5.0, label="y")
+    z = Value(x.data * y.data, (x, y), "*")
+    z.label = "z"
+
+    def _backward():
+        x.grad += y.data * z.grad
+        y.grad += x.data * z.grad
+    z._backward = _backward
+    out = z + x
+    out.label = "out"
+    return out, [x], [y]
+
+
+@pytest.mark.parametrize("graph, direction, options", [
+    (used_twice, "backward", {"show_local": True, "color_by_grad": True}),
+    (used_twice, "backward", {"params": True, "max_depth": 2, "rankdir": "TB"}),
+    (used_twice, "forward", {"params": True}),
+    (by_hand, "backward", {"show_local": True, "color_by_grad": True, "params": True}),
+])
+def test_every_step_of_the_page_looks_as_frames_draws_it(browser, tmp_path, graph, direction, options):
+    root, params, inputs = graph()
+    if options.pop("params", False):
+        options.update(params=params, inputs=inputs)
+    path = save_html(root, tmp_path / "steps.html", direction, **options)
+    drawn = frames(root, direction, **options)
+    page = Page(browser, path)
+    try:
+        for k, drawing in enumerate(drawn, 1):
+            assert page.state()[0] == f"step {k} of {len(drawn)} ({direction})"
+            assert page.looks() == svg_looks(drawing.pipe(format="svg", encoding="utf-8")), k
+            page.page.keyboard.press("ArrowRight")
+        for k in (len(drawn) - 1, 1):  # going back, and jumping, are the same pictures
+            page.page.locator("#slider").fill(str(k))
+            assert page.looks() == svg_looks(drawn[k - 1].pipe(format="svg", encoding="utf-8")), k
+    finally:
+        page.close()
