@@ -227,9 +227,9 @@ class Page:
 
     def close(self):
         self.context.close()
-        assert self.errors == []
+        assert self.errors == [], self.errors
         # only the page itself was ever asked for: no script, style, font or image from anywhere
-        assert {url.split("#")[0] for url in self.requests} == {self.url}
+        assert {url.split("#")[0] for url in self.requests} == {self.url}, self.requests
 
 
 def expected(step):
@@ -324,10 +324,13 @@ def test_a_wide_graph_fits_the_window_so_the_first_steps_node_is_in_view(browser
             const graph = document.getElementById('graph').getBoundingClientRect();
             const root = Array.from(document.querySelectorAll('#graph g.node')).find(
                 g => g.querySelector('polygon, ellipse').getAttribute('stroke-width') === '3').getBoundingClientRect();
-            return [svg.width, graph.width, root.left, root.right, window.innerWidth];
+            const view = document.querySelector('#graph svg').viewBox.baseVal;
+            return [svg.width, svg.height, view.width, view.height, graph.width, root.left, root.right,
+                    window.innerWidth];
         }""")
-        svg_width, graph_width, left, right, window = box
+        svg_width, svg_height, view_width, view_height, graph_width, left, right, window = box
         assert svg_width <= graph_width and 0 <= left < right <= window
+        assert svg_height / svg_width == pytest.approx(view_height / view_width, rel=0.02)  # shrunk, not squashed
         page.page.uncheck("#fit")  # full size: wider than the window, scrolled to the current node
         assert page.page.evaluate("document.querySelector('#graph svg').getBoundingClientRect().width") > window
         page.page.keyboard.press("End")

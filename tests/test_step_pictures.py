@@ -116,7 +116,7 @@ def test_frames_check_the_size_before_running_the_pass(demo_loss):
 
 def test_save_frames_writes_numbered_files(fallback_only, tmp_path):
     paths = save_frames(lecture_graph(), tmp_path / "frames", format="png")
-    assert [p.name for p in paths] == [f"step_{i:03d}.png" for i in range(7)]
+    assert [p.name for p in paths] == [f"step_{k:03d}.png" for k in range(1, 8)]  # file k is step k of 7
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
     svgs = save_frames(lecture_graph(), tmp_path / "fwd", "forward")
     assert len(svgs) == 7 and svg_nodes(svgs[0].read_text())[0] == "v0"

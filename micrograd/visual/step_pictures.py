@@ -5,9 +5,9 @@ Jupyter, and numbered image files.
 gives each drawing with its step (and so its worked calculation, `step.explanation`).
 `step_through(root)` shows them with a slider, a play button and the calculation of each
 step when `ipywidgets` is installed (`pip install micrograd[jupyter]`), and returns the
-plain list of drawings otherwise. `save_frames` writes them as `step_000.svg`,
-`step_001.svg`, ... for slides or an animation tool; `micrograd.save_html` writes a stepper
-that opens in any browser.
+plain list of drawings otherwise. `save_frames` writes them as `step_001.svg`,
+`step_002.svg`, ... (file k is step k, as everywhere) for slides or an animation tool;
+`micrograd.save_html` writes a stepper that opens in any browser.
 
 Every picture of a pass shows that pass alone, and leaves the graph as it found it: the
 pass runs on the side (each leaf's gradient starts from 0, so a leaf shows what this pass
@@ -101,16 +101,17 @@ def save_frames(
     prefix: str = "step",
     **draw_options: Any,
 ) -> List[pathlib.Path]:
-    """Render every step of the pass to `directory/{prefix}_000.{format}`, ... and return
-    the paths (file `_000` is step 1). The directory is created if needed. `format` is any
+    """Render every step of the pass to `directory/{prefix}_001.{format}`, ... and return
+    the paths: file k is step k of the pass, numbered from 1 as in "step 1 of N" (what
+    ffmpeg's `step_%03d.png` also finds). The directory is created if needed. `format` is any
     format the `dot` program writes ("svg", "png"; graphviz-pure has no "pdf"). Like
     `frames`, it shows this pass's gradients and leaves every `.grad` as it was."""
     out = pathlib.Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     drawings = frames(root, direction, **draw_options)
-    width = max(3, len(str(len(drawings) - 1)))
+    width = max(3, len(str(len(drawings))))
     paths = []
-    for i, drawing in enumerate(drawings):
+    for i, drawing in enumerate(drawings, 1):
         path = out / f"{prefix}_{i:0{width}d}.{format}"
         path.write_bytes(drawing.pipe(format=format))
         paths.append(path)
