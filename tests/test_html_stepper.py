@@ -364,7 +364,12 @@ def by_hand():
     return out, [x], [y]
 
 
+def a_leaf():
+    return Value(3.0, label="x"), [], []
+
+
 @pytest.mark.parametrize("graph, direction, options", [
+    (a_leaf, "backward", {}),
     (used_twice, "backward", {"show_local": True, "color_by_grad": True}),
     (used_twice, "backward", {"params": True, "max_depth": 2, "rankdir": "TB"}),
     (used_twice, "forward", {"params": True}),
@@ -382,7 +387,8 @@ def test_every_step_of_the_page_looks_as_frames_draws_it(browser, tmp_path, grap
             assert page.state()[0] == f"step {k} of {len(drawn)} ({direction})"
             assert page.looks() == svg_looks(drawing.pipe(format="svg", encoding="utf-8")), k
             page.page.keyboard.press("ArrowRight")
-        for k in (len(drawn) - 1, 1):  # going back, and jumping, are the same pictures
+        assert page.page.is_disabled("#next") and page.page.is_disabled("#prev") == (len(drawn) == 1)
+        for k in {max(1, len(drawn) - 1), 1}:  # going back, and jumping, are the same pictures
             page.page.locator("#slider").fill(str(k))
             assert page.looks() == svg_looks(drawn[k - 1].pipe(format="svg", encoding="utf-8")), k
     finally:

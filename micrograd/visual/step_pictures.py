@@ -40,7 +40,8 @@ def step_frames(root: Value, direction: str = "backward", **draw_options: Any) -
     gradient starts from 0 (so it shows what this pass adds to it; an interior node's is
     reset by the pass anyway), and once the last step is recorded every `.grad` is put
     back as it was, so calling this twice gives the same pictures and changes nothing.
-    Forward, the steps replay the evaluation order (nothing changes).
+    (Like any new pass, it first undoes a `backward_steps` over the same graph that you
+    left unfinished.) Forward, the steps replay the evaluation order (nothing changes).
 
     Args:
         root: the node to backpropagate from (or, forward, to evaluate up to).
