@@ -139,21 +139,21 @@ def _statements(drawing: Drawing, cache: Dict[str, Optional[Tuple[str, str, Attr
 def _statement(line: str) -> Optional[Tuple[str, str, Attrs, Look]]:
     edge = _EDGE.match(line)
     if edge:
-        name, attrs = f"{_unquote(edge.group(1))}->{_unquote(edge.group(2))}", _attributes(line, edge.end(3) - 1)
+        name, attrs = f"{_unquote(edge.group(1))}->{_unquote(edge.group(2))}", _attributes(line, edge.start(3))
         return "edge", name, attrs, _look("edge", name, attrs)
     node = _NODE.match(line)
     if node:
-        name, attrs = _unquote(node.group(1)), _attributes(line, node.end(2) - 1)
+        name, attrs = _unquote(node.group(1)), _attributes(line, node.start(2))
         return "node", name, attrs, _look("node", name, attrs)
     return None
 
 
 def _attribute_spans(line: str, start: int) -> List[Tuple[str, str, int, int]]:
     """(key, raw value, start, end) of each `key=value` in the attribute list opening at
-    `line[start]` (a "[", or the end of the line: no list)."""
+    `line[start]` (a "["; `start` is the line's length when it has no list)."""
     spans: List[Tuple[str, str, int, int]] = []
     i = start + 1
-    while start < len(line) and i < len(line):
+    while i < len(line):
         while i < len(line) and line[i] in " \t,;":
             i += 1
         if i >= len(line) or line[i] == "]":
@@ -202,12 +202,12 @@ def _with_labels(drawing: Drawing, labels: Sequence[str]) -> List[str]:
             continue
         label, i = labels[i], i + 1
         text = line.rstrip("\n")
-        opening = match.end(match.lastindex or 0) - 1
+        opening = match.start(match.lastindex or 0)  # the "[" of the attribute list, or the line's end
         spans = {key: (a, b) for key, _, a, b in _attribute_spans(text, opening)}
         if "label" in spans:
             a, b = spans["label"]
             text = text[:a] + label + text[b:]
-        elif label and text[opening:opening + 1] == "[":
+        elif label and opening < len(text):
             text = text[:opening + 1] + f"label={label} " + text[opening + 1:]
         elif label:
             text = f"{text} [label={label}]"
