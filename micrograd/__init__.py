@@ -41,6 +41,7 @@ _EXPORTS = {
     "BackwardStep": "micrograd.steps",
     "explain": "micrograd.explanation",
     "Explanation": "micrograd.explanation",
+    "Computation": "micrograd.explanation",
     "ForwardStep": "micrograd.steps",
     "backward_steps": "micrograd.steps",
     "forward_steps": "micrograd.steps",
@@ -52,6 +53,8 @@ _EXPORTS = {
     "draw_dot": "micrograd.visual.graph",
     "frames": "micrograd.visual.step_pictures",
     "save_frames": "micrograd.visual.step_pictures",
+    "step_frames": "micrograd.visual.step_pictures",
+    "save_html": "micrograd.visual.html_stepper",
     "step_through": "micrograd.visual.step_pictures",
     # gradient checks
     "GradcheckError": "micrograd.testing.finite_differences",

@@ -44,14 +44,15 @@ def test_demo_writes_pngs_an_svg_a_model_and_a_history(tmp_path, capsys):
     code, out, err, folder = run(tmp_path, capsys)
     assert code == 0, err
     assert sorted(p.name for p in folder.iterdir()) == [
-        "decision_boundary.png", "history.json", "model.json", "neuron.svg", "training_curves.png",
+        "decision_boundary.png", "history.json", "model.json", "neuron.html", "neuron.svg", "training_curves.png",
     ]
     for png in ("decision_boundary.png", "training_curves.png"):
         assert (folder / png).read_bytes()[:8] == PNG_MAGIC
     model = serialize.load(folder / "model.json")
     assert [len(layer.neurons) for layer in model.layers] == [4, 1]
     assert len(history_of(folder)["loss"]) == 3
-    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "model.json", "history.json"):
+    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "neuron.html", "model.json",
+                 "history.json"):
         assert name in out
 
 
@@ -123,6 +124,18 @@ def test_classes_sets_the_number_of_blobs(tmp_path, capsys):
     assert "4 classes" in out
 
 
+def test_demo_writes_a_stepper_through_the_neurons_backward_pass(tmp_path, capsys):
+    code, out, _, folder = run(tmp_path, capsys)
+    assert code == 0
+    page = (folder / "neuron.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="steps">(.*?)</script>', page, re.S).group(1))
+    assert len(data["steps"]) == 10  # one per value node of neuron.svg's graph
+    assert data["steps"][0]["math"].startswith("dout/dout = 1")
+    assert page.count("<svg") == 1 and "<script src" not in page and "<link" not in page
+    assert "first-layer neuron" in page
+    assert re.search(r"neuron\.html .* backward pass step by step", out)
+
+
 def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, capsys):
     outs = {}
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
@@ -131,7 +144,7 @@ def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, cap
         outs[name] = re.sub(r"done in .*", "", out.replace(str(folder), "DIR"))
     a, b, c = (tmp_path / n for n in "abc")
     assert outs["a"] == outs["b"]
-    for name in ("history.json", "model.json", "neuron.svg"):
+    for name in ("history.json", "model.json", "neuron.svg", "neuron.html"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert outs["a"] != outs["c"]
     assert (a / "model.json").read_bytes() != (c / "model.json").read_bytes()
@@ -197,7 +210,7 @@ def test_demo_help_mentions_every_option_and_data_set(capsys):
         assert option in text
     for name in DATASETS:
         assert name in text
-    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "model.json"):
+    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "neuron.html", "model.json"):
         assert name in text
 
 
@@ -225,7 +238,7 @@ def test_without_matplotlib_the_demo_trains_writes_the_svg_and_says_how_to_get_p
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # `import` of it now raises ImportError
     code, out, _, folder = run(tmp_path, capsys)
     assert code == 0
-    assert sorted(p.name for p in folder.iterdir()) == ["history.json", "model.json", "neuron.svg"]
+    assert sorted(p.name for p in folder.iterdir()) == ["history.json", "model.json", "neuron.html", "neuron.svg"]
     assert 'no PNGs: PNG plots need matplotlib: pip install "micrograd-lab[plot]"' in out
     assert "final loss" in out
 

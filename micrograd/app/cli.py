@@ -32,6 +32,7 @@ from ..training import data, serialize
 from ..training.fit import fit
 from ..training.optim import SGD, Adam, LinearLR, Optimizer
 from ..visual.graph import draw_dot
+from ..visual.html_stepper import save_html
 from . import exercise_commands
 from .example import readme_expression
 from .output_folder import OutputFolder, OutputFolderError, check_writable
@@ -75,6 +76,7 @@ FILES = {
     "boundary": ("decision_boundary.png", "the class the model picks at every point of the plane, and the data"),
     "curves": ("training_curves.png", "loss and accuracy per epoch"),
     "neuron": ("neuron.svg", "the computation graph of first-layer neuron {neuron} on training point {point}"),
+    "stepper": ("neuron.html", "that graph's backward pass step by step, with the chain rule's numbers (a browser)"),
     "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
@@ -397,6 +399,7 @@ def _write_files(
         _save_figure(fig, folder.staging_path(FILES["curves"][0]))
     neuron, point = _pick_neuron(model, X_train)
     folder.staging_path(FILES["neuron"][0]).write_bytes(_neuron_graph(model, neuron, X_train[point]))
+    _neuron_stepper(model, neuron, X_train[point], folder.staging_path(FILES["stepper"][0]))
     serialize.save(model, folder.staging_path(FILES["model"][0]))
     folder.staging_path(FILES["history"][0]).write_text(json.dumps(history, indent=1) + "\n")
     return plots_skipped, (neuron, point)
@@ -422,6 +425,21 @@ def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
     """SVG of first-layer neuron i on input x, expanded into 0.1.0's `*` and `+` nodes (the
     trained model computes the same thing as one fused node), with d(out)/d(node) as each
     box's grad and the local derivative on each edge, and a legend that says so."""
+    out, params, inputs = _expanded_neuron(model, i, x)
+    out.backward()
+    drawing = draw_dot(out, show_local=True, params=params, inputs=inputs, legend=True)
+    return bytes(drawing.pipe(format="svg"))
+
+
+def _neuron_stepper(model: MLP, i: int, x: Sequence[float], path: pathlib.Path) -> None:
+    """The graph of `_neuron_graph` as an HTML stepper through its backward pass."""
+    out, params, inputs = _expanded_neuron(model, i, x)
+    save_html(out, path, show_local=True, params=params, inputs=inputs,
+              title=f"Backpropagation through first-layer neuron {i}, step by step")
+
+
+def _expanded_neuron(model: MLP, i: int, x: Sequence[float]) -> Tuple[Value, List[Value], List[Value]]:
+    """(out, parameters, inputs): first-layer neuron i on input x, rebuilt as 0.1.0's `*` and `+` nodes."""
     trained = model.layers[0].neurons[i]
     neuron = Neuron(len(trained.w), activation=trained.activation, fused=False, rng=random.Random(0))
     neuron.w = [Value(w.data, label=f"w{k}") for k, w in enumerate(trained.w)]
@@ -429,9 +447,7 @@ def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
     inputs = [Value(xk, label=f"x{k}") for k, xk in enumerate(x)]
     out = neuron(inputs)
     out.label = "out"
-    out.backward()
-    drawing = draw_dot(out, show_local=True, params=neuron.parameters(), inputs=inputs, legend=True)
-    return bytes(drawing.pipe(format="svg"))
+    return out, neuron.parameters(), inputs
 
 
 def _percent(x: float) -> str:
