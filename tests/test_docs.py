@@ -207,6 +207,20 @@ def test_the_faq_answers_every_question_the_issue_lists():
         assert f"karpathy/micrograd/issues/{issue})" in faq, f"the FAQ does not cite karpathy/micrograd#{issue}"
 
 
+def test_code_quoted_from_a_file_is_in_that_file():
+    """A ```python title="FILE" block quotes FILE (it is shown, not run): every line of it must be there."""
+    quoted = [
+        (page, m.group(1), m.group(2))
+        for page in DOCS.rglob("*.md")
+        for m in re.finditer(r'```python title="([^"]+)"\n(.*?)```', page.read_text(encoding="utf-8"), re.S)
+    ]
+    assert quoted  # how-it-works.md quotes the engine's table of ops
+    for page, file, block in quoted:
+        source = (ROOT / file).read_text(encoding="utf-8")
+        for line in filter(None, block.splitlines()):
+            assert line in source, f"{page.name} quotes {file}, which no longer has the line {line!r}"
+
+
 @pytest.mark.parametrize("page", ["index.md", "quickstart.md", "how-it-works.md"])
 def test_the_pages_examples_run(page, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
