@@ -18,13 +18,15 @@ import importlib
 import os
 import pathlib
 import re
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
+
+T = TypeVar("T")
 
 try:
     from mkdocs.plugins import event_priority
 except ImportError:  # tests/test_docs.py imports this file without MkDocs installed
 
-    def event_priority(priority: float) -> Any:
+    def event_priority(priority: float) -> Callable[[T], T]:
         return lambda f: f
 
 
