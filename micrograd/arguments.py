@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-__all__ = ["finite_float", "real", "positive_int", "whole_number", "flag"]
+__all__ = ["finite_float", "real", "positive_int", "whole_number", "one_of", "flag"]
 
 
 def finite_float(x: Any, what: str) -> float:
@@ -89,6 +89,14 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     if low == -math.inf:
         return f"{'<' if high_open else '<='} {high}"
     return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def one_of(name: str, x: Any, choices: Sequence[str]) -> str:
+    """`x` if it is one of the strings `choices`, else a ValueError naming `name`, the
+    choices and the value: `reduction="average"` is a mistake, not the mean."""
+    if not isinstance(x, str) or x not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {x!r}")
+    return x
 
 
 def flag(name: str, x: Any) -> bool:
