@@ -19,14 +19,16 @@ How it works (the file in the same order):
    on an input holds one number per example (a float64 array of N); a node that does not
    (a parameter, the L2 term) is *shared*: one float, computed once per run from the
    leaves' current `.data` with the engine's own float formula.
-2. **Forward.** Each per-example node runs NumPy's version of its op's forward formula on
-   whole arrays. The affine nodes of a layer (the same inputs, shared weights) run as one
-   matrix product: one NumPy call for the layer instead of 2n + 1 per neuron.
+2. **Forward.** Each per-example node computes its N numbers at once: with NumPy for the
+   ops NumPy computes bit for bit as Python does (arithmetic, relu, abs: `numpy_forwards`),
+   with the op's own float formula on each number for the others (exp, tanh, log, **,
+   yours). The affine nodes of a layer (the same inputs, shared weights) run as one matrix
+   product: one NumPy call for the layer instead of 2n + 1 per neuron.
 3. **Backward.** The chain rule, with each op's ONE written derivative (its `Primitive`'s
    partials). They are written with arithmetic and the generic functions `exp`, `log`,
    `where`, ..., which dispatch on their argument; handed `_Batch` arrays (the protocol
-   Values and symbols follow) they compute N local derivatives at once. There is no second
-   table of derivatives, only NumPy's spelling of the forward formulas (`numpy_forwards`).
+   Values and symbols follow) they compute N local derivatives at once, the same floats
+   the engine computes one at a time. There is no second table of derivatives.
 4. **Shared nodes and the reduction.** Every example's loss contains the shared nodes, so
    every example's gradient reaches them: what flows into a shared node from the
    per-example nodes is summed over the batch. The L2 term, for instance, gets gradient N
@@ -48,26 +50,25 @@ from __future__ import annotations
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from . import engine
 from .arguments import one_of
 from .engine import (
     ABS,
     ADD,
     AFFINE,
-    COS,
-    EXP,
     LEAKY_RELU,
-    LOG,
     MUL,
-    POW,
     RELU,
-    SIGMOID,
-    SIN,
-    SOFTPLUS,
-    TANH,
     NonFiniteError,
     Primitive,
     Value,
+    cos,
+    exp,
+    log,
     no_grad,
+    sigmoid,
+    sin,
+    tanh,
     topological_order,
 )
 
@@ -96,6 +97,23 @@ def _require_numpy() -> None:
 
 def _raw(x: Any) -> Any:
     return x.array if isinstance(x, _Batch) else x
+
+
+def _each(f: Callable[[float], float], array: "Array") -> "Array":
+    """`f` (a float function) on each number of `array`: exact, at about 0.1 us a number."""
+    import numpy as np
+
+    return np.fromiter(map(f, array.tolist()), dtype=np.float64, count=len(array))
+
+
+def _pairs(base: Any, exponent: Any) -> "Array":
+    """base ** exponent, number by number, with Python's float power (either may be a float)."""
+    import numpy as np
+
+    if isinstance(exponent, np.ndarray):
+        bases = base.tolist() if isinstance(base, np.ndarray) else [base] * len(exponent)
+        return np.array([float(b ** e) for b, e in zip(bases, exponent.tolist())], dtype=np.float64)
+    return np.array([float(b ** exponent) for b in base.tolist()], dtype=np.float64)
 
 
 class _Batch:
@@ -134,11 +152,13 @@ class _Batch:
     def __rtruediv__(self, other: Any) -> "_Batch":
         return _Batch(_raw(other) / self.array)
 
+    # ** on each pair of numbers with Python's float power: NumPy's may differ in the last bit.
+
     def __pow__(self, other: Any) -> "_Batch":
-        return _Batch(self.array ** _raw(other))
+        return _Batch(_pairs(self.array, _raw(other)))
 
     def __rpow__(self, other: Any) -> "_Batch":
-        return _Batch(_raw(other) ** self.array)
+        return _Batch(_pairs(_raw(other), self.array))
 
     def __neg__(self) -> "_Batch":
         return _Batch(-self.array)
@@ -171,52 +191,50 @@ class _Batch:
 
         return _Batch(np.where(self.array, _raw(if_true), _raw(if_false)))
 
+    # The generic functions on each number: the engine's own float function (engine.exp is
+    # math.exp on a float), not NumPy's, which may differ in the last bit (see `numpy_forwards`).
+
     def exp(self) -> "_Batch":
-        return _Batch(numpy_forwards()[EXP](self.array))
+        return _Batch(_each(exp, self.array))
 
     def log(self) -> "_Batch":
-        return _Batch(numpy_forwards()[LOG](self.array))
+        return _Batch(_each(log, self.array))
 
     def sin(self) -> "_Batch":
-        return _Batch(numpy_forwards()[SIN](self.array))
+        return _Batch(_each(sin, self.array))
 
     def cos(self) -> "_Batch":
-        return _Batch(numpy_forwards()[COS](self.array))
+        return _Batch(_each(cos, self.array))
 
     def tanh(self) -> "_Batch":
-        return _Batch(numpy_forwards()[TANH](self.array))
+        return _Batch(_each(tanh, self.array))
 
     def sigmoid(self) -> "_Batch":
-        return _Batch(numpy_forwards()[SIGMOID](self.array))
+        return _Batch(_each(sigmoid, self.array))
 
     def __repr__(self) -> str:
         return f"_Batch({self.array!r})"
 
 
 # ---------------------------------------------------------------------------------------
-# NumPy's spelling of each built-in forward formula
+# The forward formulas NumPy computes exactly
 # ---------------------------------------------------------------------------------------
 
 _FORWARDS: Dict[Primitive, Callable[..., Any]] = {}
+_BUILT_IN = {v for v in vars(engine).values() if isinstance(v, Primitive)}  # their forwards return floats
 
 
 def numpy_forwards() -> Dict[Primitive, Callable[..., Any]]:
-    """The forward formula of each built-in op on NumPy arrays (and floats), keyed by the
-    engine's `Primitive`: the float formula of `micrograd.engine` spelled with NumPy, and
-    never evaluating a branch that could overflow (sigmoid, softplus). An op without an
-    entry (one made with `micrograd.primitive`) runs its float formula once per example.
-    Derivatives need no such table: the ops' own partials run on arrays."""
+    """NumPy's spelling of the forward formulas that NumPy computes bit for bit as Python
+    does (arithmetic and comparisons: +, *, relu, leaky_relu, abs, affine), keyed by the
+    engine's `Primitive`. Every other op (exp, log, tanh, sigmoid, softplus, sin, cos, **,
+    and ops made with `micrograd.primitive`) runs its own float formula on each number:
+    NumPy's exp, tanh, log and power may differ from the C library's in the last bit, and a
+    derivative such as 1 - tanh(x)**2 magnifies that near saturation (1e-9, not 1e-16)."""
     if _FORWARDS:
         return _FORWARDS
     _require_numpy()
     import numpy as np
-
-    def sigmoid(x: Any) -> Any:
-        e = np.exp(-np.abs(x))  # e ** -|x| cannot overflow: the engine's two branches in one
-        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-    def softplus(x: Any) -> Any:
-        return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
     def affine(*args: Any) -> Any:  # b + w0*x0 + w1*x1 + ..., summed in the engine's order
         n = len(args) // 2
@@ -226,11 +244,9 @@ def numpy_forwards() -> Dict[Primitive, Callable[..., Any]]:
         return z
 
     _FORWARDS.update({
-        ADD: np.add, MUL: np.multiply, POW: np.power, EXP: np.exp, LOG: np.log, TANH: np.tanh,
-        SIGMOID: sigmoid, SOFTPLUS: softplus, SIN: np.sin, COS: np.cos,
+        ADD: np.add, MUL: np.multiply, AFFINE: affine, ABS: np.abs,
         RELU: lambda x: np.where(x < 0, 0.0, x),  # 0.1.0's `0 if x < 0 else x`: relu(-0.0) is -0.0
         LEAKY_RELU: lambda x, a: np.where(x > 0, x, a * x),
-        ABS: np.abs, AFFINE: affine,
     })
     return _FORWARDS
 
@@ -327,8 +343,11 @@ class _Node:
         if self.formula is not None:
             vals[self.slot] = self.formula(*args)
             return
-        import numpy as np  # a user's op: its float formula, one example at a time
+        import numpy as np  # the op's own float formula, one example at a time
 
+        if len(args) == 1:
+            vals[self.slot] = _each(self.fn.forward, args[0])
+            return
         columns = [a.tolist() if i in self.arrays else [a] * n for i, a in enumerate(args)]
         vals[self.slot] = np.array([float(self.fn.forward(*row)) for row in zip(*columns)], dtype=np.float64)
 
@@ -423,14 +442,14 @@ class _AffineGroup:
                 grads[s] += d
         if any(self.x_needed):
             dx = w.T @ g
-            for s, needed, per_example, row in zip(self.x_slots, self.x_needed, self.x_varying, dx):
-                if not needed or s is None:
+            for slot, needed, per_example, row in zip(self.x_slots, self.x_needed, self.x_varying, dx):
+                if not needed or slot is None:
                     continue
                 if per_example:
-                    old = grads[s]
-                    grads[s] = row if old is None else old + row
+                    old = grads[slot]
+                    grads[slot] = row if old is None else old + row
                 else:
-                    grads[s] += float(row.sum())
+                    grads[slot] += float(row.sum())
 
 
 class _SharedCode:
@@ -462,10 +481,9 @@ class _SharedCode:
         made = {m.slot for m in shared}
         read = sorted({s for m in shared for s in m.slots if s not in made})
         lines = ["def forward(vals):"] + [f" v{s} = vals[{s}]" for s in read]
-        forwards = numpy_forwards()
         for m in shared:
             call = f"{ref(m.fn.forward, 'F')}({', '.join(args(m))})"
-            lines.append(f" v{m.slot} = {call}" if m.fn in forwards else f" v{m.slot} = float({call})")
+            lines.append(f" v{m.slot} = {call}" if m.fn in _BUILT_IN else f" v{m.slot} = float({call})")
         lines += [f" vals[{m.slot}] = v{m.slot}" for m in shared]
         lines.append(f" return sum(({''.join(f'v{m.slot}, ' for m in shared)}))")  # finite if every one is
 
@@ -694,7 +712,7 @@ class BatchedProgram:
         import numpy as np
 
         self.replays += 1
-        shared = [v if isinstance(v, float) else None for v in vals]
+        shared: List[Any] = [v if isinstance(v, float) else None for v in vals]
         roots, totals = [], [0.0] * len(self._leaf_slots)
         for i, row in enumerate(xt.T.tolist()):
             v = list(shared)
