@@ -288,6 +288,23 @@ def test_random_networks_and_losses_match_the_eager_loop(data) -> None:  # type:
     assert program.replays == 0
 
 
+def test_a_layer_with_mixed_activations_matches_the_eager_loop() -> None:
+    # One matrix product for the three neurons, then relu on rows 0 and 2, tanh on row 1,
+    # and one neuron's sum used twice (by its activation and by the loss directly).
+    rng = random.Random(5)
+    ws = [[Value(rng.uniform(-1, 1)) for _ in range(2)] for _ in range(3)]
+    bs = [Value(rng.uniform(-1, 1)) for _ in range(3)]
+
+    def build(x0: Value, x1: Value) -> Value:
+        z = [engine.affine(w, [x0, x1], b) for w, b in zip(ws, bs)]
+        a = [z[0].relu(), z[1].tanh(), z[2].relu()]
+        return (a[0] * a[1] + a[2] + z[2] * 0.5) ** 2
+
+    X = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(12)]
+    program = check_against_eager(build, 2, X)
+    assert "1 matrix products" in repr(program) and program.replays == 0
+
+
 def test_inputs_as_the_weights_of_an_affine_node_run_without_a_matrix_product() -> None:
     w, b = [Value(0.5), Value(-2.0)], Value(0.25)
     def build(x0: Value, x1: Value) -> Value:
