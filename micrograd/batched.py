@@ -78,6 +78,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     Array = NDArray[np.float64]
+else:
+    Array = Any  # the same name at run time (typing.get_type_hints), without importing NumPy
 
 __all__ = ["BatchedProgram", "run_batch", "numpy_forwards", "REDUCTIONS"]
 
@@ -588,9 +590,9 @@ class BatchedProgram:
         for index, v in enumerate(order):
             if v.primitive is None and not v.is_leaf:
                 raise ValueError(
-                    f"run_batch cannot replay {_who(v, index)}: it was built by hand (Value(data, children, op))"
-                    " and its derivative lives in a hand-written _backward; define the op with"
-                    " micrograd.primitive (a forward formula and its derivative) to batch it"
+                    f"run_batch cannot replay {_who(v, index)}: it was built by hand (Value(data, children, op)),"
+                    " so its derivative, if any, lives in a hand-written _backward, which works on one number;"
+                    " define the op with micrograd.primitive (a forward formula and its derivative) to batch it"
                 )
         size = len(order)
         input_slots = {slot_of[x] for x in self.inputs}
