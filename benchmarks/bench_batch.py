@@ -1,6 +1,6 @@
 """Batched replay against the eager engine and PyTorch, on karpathy's demo step, in one run.
 
-    python benchmarks/bench_batch.py [--steps 20] [--eager-steps 5]
+    python benchmarks/bench_batch.py [--steps 20] [--eager-steps 5] [--activation tanh]
 
 The step is karpathy's demo.ipynb: MLP 2-16-16-1 (seed 1337) on the 100 two-moons points,
 hinge loss + 1e-4 L2, SGD with the demo's learning-rate decay. Four ways to take it, from
@@ -16,6 +16,8 @@ the same weights on the same data:
 Prints the median seconds per step, the ratios, and the loss after the last step of each
 (they must agree: the script fails if they do not). The machine may be shared and noisy:
 read the ratios, not the seconds. The goal for run_batch: at most 3x torch's step.
+`--activation tanh` swaps the hidden layers' ReLU for tanh, which run_batch computes with
+the engine's own float tanh on each number (exact; NumPy's may differ in the last bit).
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ from micrograd.nn import MLP  # noqa: E402
 DATA = json.loads((ROOT / "tests" / "data" / "moons_1337.json").read_text())
 X, Y = DATA["X"], DATA["y"]
 L2 = 1e-4
+ACTIVATION = "relu"  # the hidden layers' (--activation)
 
 
 def make_model() -> MLP:
     random.seed(1337)
-    return MLP(2, [16, 16, 1])
+    return MLP(2, [16, 16, 1], activation=ACTIVATION)
 
 
 def per_example_loss(model: MLP, x1: Value, x2: Value, y: Value) -> Value:
@@ -128,7 +131,8 @@ def pytorch(steps: int) -> Run:
         with torch.no_grad():
             linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64))
             linear.bias.copy_(torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64))
-        layers += [linear] + ([torch.nn.ReLU()] if i < len(ours.layers) - 1 else [])
+        hidden = torch.nn.ReLU() if ACTIVATION == "relu" else torch.nn.Tanh()
+        layers += [linear] + ([hidden] if i < len(ours.layers) - 1 else [])
     model = torch.nn.Sequential(*layers)
     xs = torch.tensor(X, dtype=torch.float64)
     ys = torch.tensor(Y, dtype=torch.float64)
@@ -153,7 +157,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="timed steps for run_batch, the demo and torch")
     parser.add_argument("--eager-steps", type=int, default=5, help="timed steps for the eager per-example loop")
+    parser.add_argument("--activation", choices=["relu", "tanh"], default="relu", help="the hidden layers'")
     args = parser.parse_args()
+    global ACTIVATION
+    ACTIVATION = args.activation
 
     results: Dict[str, Run] = {"eager loop": eager_loop(args.eager_steps), "eager demo": eager_demo(args.steps)}
     b_times, b_losses, setup = batched(args.steps)
@@ -167,8 +174,8 @@ def main() -> int:
         results["torch"] = pytorch(args.steps)
 
     medians = {name: statistics.median(times) for name, (times, _) in results.items()}
-    print(f"karpathy's demo step (MLP 2-16-16-1, 100 points, hinge + L2, SGD): median of {args.steps} steps"
-          f" ({args.eager_steps} for the eager loop)")
+    print(f"karpathy's demo step (MLP 2-16-16-1, {ACTIVATION}, 100 points, hinge + L2, SGD):"
+          f" median of {args.steps} steps ({args.eager_steps} for the eager loop)")
     base = medians.get("torch")
     for name, seconds in medians.items():
         vs_torch = f"  {seconds / base:8.2f}x torch" if base else ""
