@@ -49,7 +49,7 @@ Inputs get no gradient and keep their `.data`; interior nodes keep their `.data`
 from __future__ import annotations
 
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple, Union
 
 from . import engine
 from .arguments import one_of
@@ -457,17 +457,21 @@ class _AffineGroup:
 
 
 class _SharedCode:
-    """The shared nodes' forward and backward passes as one straight-line Python function
-    each (`v12 = F3(v7, v9)`, `g7 += P5(v7, v9, v12) * g12`): the same calls the
-    interpreted loop makes, to the ops' own forward functions and partials (called, not
-    copied), without the loop's overhead per node. A graph whose shared part is very large
+    """The shared nodes' forward and backward passes as straight-line Python, one line per
+    node and per chain-rule step (`v12 = F3(vals[7], v9)`, `g9 += P5(vals[7], v9, v12) * g12`):
+    the calls the interpreted loop makes, to the ops' own forward functions and partials
+    (called, not copied), without the loop's overhead per node. It is one generator: the
+    forward pass, a `yield` while the per-example part runs, then the backward pass, so the
+    values stay in local variables between the two. A graph whose shared part is very large
     keeps the loop (compiling the source would take longer than it saves)."""
 
     LIMIT = 20_000  # shared nodes; beyond it the loop runs them
 
-    def __init__(self, shared: List[_Node], backward: List[_Node], leaf_slots: List[int]) -> None:
+    def __init__(self, shared: List[_Node], backward: List[_Node], leaf_slots: List[int],
+                 read_outside: Sequence[int]) -> None:
         names: Dict[int, str] = {}
         namespace: Dict[str, Any] = {}
+        made = {m.slot for m in shared}
 
         def ref(obj: Any, prefix: str) -> str:
             name = names.get(id(obj))
@@ -476,25 +480,24 @@ class _SharedCode:
                 namespace[name] = obj
             return name
 
-        def args(m: _Node) -> List[str]:
+        def args(m: _Node) -> List[str]:  # a leaf's number is read from vals where it is used
             shown = [repr(a) for a in m.template] if m.template is not None else [""] * len(m.slots)
             for i, s in zip(m.positions, m.slots):
-                shown[i] = f"v{s}"
+                shown[i] = f"v{s}" if s in made else f"vals[{s}]"
             return shown
 
-        made = {m.slot for m in shared}
-        read = sorted({s for m in shared for s in m.slots if s not in made})
-        lines = ["def forward(vals):"] + [f" v{s} = vals[{s}]" for s in read]
+        lines = ["def run(vals):"]
         for m in shared:
             call = f"{ref(m.fn.forward, 'F')}({', '.join(args(m))})"
             lines.append(f" v{m.slot} = {call}" if m.fn in _BUILT_IN else f" v{m.slot} = float({call})")
-        lines += [f" vals[{m.slot}] = v{m.slot}" for m in shared]
-        lines.append(f" return sum(({''.join(f'v{m.slot}, ' for m in shared)}))")  # finite if every one is
-
-        used = sorted({s for m in backward for s in [m.slot, *m.slots]})
+        lines += [f" vals[{s}] = v{s}" for s in sorted(made.intersection(read_outside))]
+        # Yields the sum of the shared values (finite if every one is), and is sent the gradients.
+        lines.append(f" grads = yield sum(({''.join(f'v{m.slot}, ' for m in shared)}))")
         pushed = sorted({m.slot for m in backward} | {s for m in backward for s in m.wrt_slots})
-        lines += ["def backward(vals, grads):"] + [f" v{s} = vals[{s}]" for s in used]
-        lines += [f" g{s} = grads[{s}]" for s in pushed]
+        reached = [s for s in pushed if s in read_outside]  # what the per-example part added to
+        rest = [s for s in pushed if s not in read_outside]
+        lines += [f" g{s} = grads[{s}]" for s in reached] + ([f" {' = '.join(f'g{s}' for s in rest)} = 0.0"]
+                                                             if rest else [])
         for m in backward:
             a, g = args(m), f"g{m.slot}"
             lines.append(f" if {g}:")  # 0.0 pushes nothing, as in the engine (NaN does: it is caught later)
@@ -507,10 +510,9 @@ class _SharedCode:
                 f"{ref(m.scalar_partials, 'S')}([{', '.join(a)}], v{m.slot})"
             lines.append(f"  d = {how}")
             lines += [f"  g{s} += d[{j}] * {g}" for j, s in enumerate(m.wrt_slots)]
-        lines += [f" grads[{s}] = g{s}" for s in leaf_slots if s in pushed] + [" return 0"]
+        lines += [f" grads[{s}] = g{s}" for s in leaf_slots if s in pushed] + [" yield 0.0"]
         exec(compile("\n".join(lines), "<micrograd.batched shared nodes>", "exec"), namespace)  # noqa: S102 - our own source
-        self.forward: Callable[[List[Any]], float] = namespace["forward"]
-        self.backward: Callable[[List[Any], List[Any]], int] = namespace["backward"]
+        self.run: Callable[[List[Any]], Generator[float, Any, None]] = namespace["run"]
 
 
 class _UnaryBlock:
@@ -622,8 +624,11 @@ class BatchedProgram:
         self._groups = 0
         self.replays = 0
         self._plan(needs_grad, varying)
+        # The shared slots the per-example part reads (operands) or adds gradient to, and the root.
+        outside = {s for m in self._per_example for s in m.slots if not varying[s]} | {self._root}
         small = len(self._shared) <= _SharedCode.LIMIT
-        self._code = _SharedCode(self._shared, self._shared_backward, self._leaf_slots) if small else None
+        self._code = _SharedCode(self._shared, self._shared_backward, self._leaf_slots, sorted(outside)) \
+            if small else None
 
     def _check_inputs(self, slot_of: Dict[Value, int]) -> None:
         seen: Dict[Value, int] = {}
@@ -710,10 +715,10 @@ class BatchedProgram:
         self._check_parameters(vals)
         for s, column in zip(self._input_slots, xt):
             vals[s] = column
-        self._shared_forward(vals)
+        shared = self._shared_forward(vals)
         try:
             with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-                roots, totals = self._run_arrays(vals, n)
+                roots, totals = self._run_arrays(vals, n, shared)
             if not (np.isfinite(roots).all() and np.isfinite(totals).all()):
                 raise FloatingPointError("a non-finite result")
         except (ArithmeticError, ValueError):  # NumPy's floating-point error: the engine's view of it
@@ -723,23 +728,30 @@ class BatchedProgram:
             p.grad += total / n if mean else total
         return roots
 
-    def _shared_forward(self, vals: List[Any]) -> None:
-        """The shared nodes, from the parameters' data: the generated code, or the loop,
-        which also names the node when a value is not finite."""
+    def _shared_forward(self, vals: List[Any]) -> Optional[Generator[float, Any, None]]:
+        """The shared nodes' values, from the parameters' data: by the generated code (it is
+        returned, paused before its backward pass), or by the loop, which also names the
+        node when a value is not finite."""
         if self._code is not None:
+            run = self._code.run(vals)
             try:
-                total = self._code.forward(vals)
+                total = next(run)
                 if not total - total:  # every shared value is finite (or their sum overflowed: the loop looks)
-                    return
+                    return run
             except (ArithmeticError, ValueError):
                 pass
+        self._shared_loop(vals)
+        return None
+
+    def _shared_loop(self, vals: List[Any]) -> None:
         try:
             for m in self._shared:
                 vals[m.slot] = m.scalar_forward(vals)
         except _Failure as e:
             raise NonFiniteError(f"run_batch: {e}") from e.__cause__
 
-    def _run_arrays(self, vals: List[Any], n: int) -> Tuple["Array", "Array"]:
+    def _run_arrays(self, vals: List[Any], n: int, shared: Optional[Generator[float, Any, None]]
+                    ) -> Tuple["Array", "Array"]:
         import numpy as np
 
         for step in self._forward:
@@ -751,8 +763,8 @@ class BatchedProgram:
         for step in self._backward:
             step.backward(vals, grads)
         try:
-            if self._code is not None:
-                self._code.backward(vals, grads)
+            if shared is not None:
+                shared.send(grads)
             else:
                 for m in self._shared_backward:
                     g = grads[m.slot]
@@ -772,6 +784,7 @@ class BatchedProgram:
         import numpy as np
 
         self.replays += 1
+        self._shared_loop(vals)  # every shared value (the generated code keeps most to itself)
         shared: List[Any] = [v if isinstance(v, float) else None for v in vals]
         roots, totals = [], [0.0] * len(self._leaf_slots)
         for i, row in enumerate(xt.T.tolist()):
