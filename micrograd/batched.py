@@ -18,7 +18,8 @@ How it works (the file in the same order):
 1. **Two kinds of node.** The graph is read once (`topological_order`). A node that depends
    on an input holds one number per example (a float64 array of N); a node that does not
    (a parameter, the L2 term) is *shared*: one float, computed once per run from the
-   leaves' current `.data` with the engine's own float formula.
+   leaves' current `.data` with the engine's own float formulas (in generated straight-line
+   code that calls them, `_SharedCode`).
 2. **Forward.** Each per-example node computes its N numbers at once: with NumPy for the
    ops NumPy computes bit for bit as Python does (arithmetic, relu, abs: `numpy_forwards`),
    with the op's own float formula on each number for the others (exp, tanh, log, **,
