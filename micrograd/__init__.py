@@ -10,6 +10,7 @@ The package is layered, each layer importing only the ones below it:
     arguments   argument checks (standard library only)
     engine      `Value`, its ops (`Primitive`, `primitive` for your own) and the backward pass
     nn, steps   modules (`MLP`); the backward and forward passes one step at a time
+    batched     one example's graph run for a whole batch at once (`run_batch`, NumPy)
     training    losses, optimizers, data sets, `fit`, saving models, diagnostics
     testing     finite-difference gradient checks; hypothesis strategies; the bridge to PyTorch
     visual      drawing graphs (graphviz), stepping pictures, plots (matplotlib)
@@ -45,6 +46,9 @@ _EXPORTS = {
     "ForwardStep": "micrograd.steps",
     "backward_steps": "micrograd.steps",
     "forward_steps": "micrograd.steps",
+    # one example's graph, run for a whole batch with NumPy
+    "BatchedProgram": "micrograd.batched",
+    "run_batch": "micrograd.batched",
     # pictures
     "DotNotFoundError": "micrograd.visual.dot_program",
     "configure_graphviz": "micrograd.visual.dot_program",

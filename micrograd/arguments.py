@@ -91,19 +91,19 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
 
 
+def one_of(name: str, x: Any, allowed: Sequence[Any]) -> Any:
+    """`x` if it is one of `allowed` (compared with ==, and of the same type, so `True` is not
+    1), else a ValueError naming `name`, the choices and the value: `reduction="average"` is a
+    mistake, not the mean."""
+    if not any(type(x) is type(a) and x == a for a in allowed):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {x!r}")
+    return x
+
 def flag(name: str, x: Any) -> bool:
     """`x` if it is a bool, else a ValueError naming `name` and the value: `affine="yes"` and
     `nesterov=1` are mistakes, not True."""
     if not isinstance(x, bool):
         raise ValueError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
-    return x
-
-
-def one_of(name: str, x: Any, allowed: Sequence[Any]) -> Any:
-    """`x` if it is one of `allowed` (compared with ==, and of the same type, so `True` is not
-    1), else a ValueError naming `name`, the choices and the value."""
-    if not any(type(x) is type(a) and x == a for a in allowed):
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {x!r}")
     return x
 
 

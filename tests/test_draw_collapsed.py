@@ -336,7 +336,7 @@ def test_color_by_grad_fills_the_largest_darkest(demo):
 
 def test_bad_arguments_give_clear_errors(demo):
     loss, model = demo
-    with pytest.raises(ValueError, match="draw_dot collapse must be one of 'neuron', 'layer'; got 'neurons'"):
+    with pytest.raises(ValueError, match="draw_dot collapse must be one of 'neuron', 'layer', got 'neurons'"):
         draw_dot(loss, model=model, collapse="neurons")
     with pytest.raises(ValueError, match=r"collapse='layer' needs model=, the Module"):
         draw_dot(loss, collapse="layer")
@@ -357,7 +357,7 @@ def test_bad_arguments_give_clear_errors(demo):
         draw_dot(loss, model=model, collapse="layer", legend="yes")
     with pytest.raises(TypeError, match="collapse_graph root must be a Value, got float"):
         collapse_graph(1.0, model, "layer")
-    with pytest.raises(ValueError, match="collapse must be one of 'neuron', 'layer'; got True"):
+    with pytest.raises(ValueError, match="collapse must be one of 'neuron', 'layer', got True"):
         collapse_graph(loss, model, True)
 
 

@@ -4,7 +4,8 @@
     arguments, lazy            standard library only
     engine                     the autograd engine
     nn, steps, symbolic,       modules; the passes one step at a time; formulas, central
-    numeric, explanation       differences, and the worked chain rule behind a gradient
+    numeric, explanation,      differences, the worked chain rule behind a gradient, and
+    batched                    one example's graph run for a whole batch (NumPy, imported lazily)
     training | testing         side by side: neither imports the other (testing holds the
                                checking tools: finite differences, strategies, the bridge to PyTorch)
     visual                     drawings and plots
@@ -38,7 +39,8 @@ SIDE_BY_SIDE = 3  # the layer of training and testing, which must not import eac
 LAYERS = [
     {"micrograd.arguments", "micrograd.lazy"},
     {"micrograd.engine"},
-    {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation"},
+    {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation",
+     "micrograd.batched"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
     {"micrograd.exercises"},
