@@ -9,7 +9,8 @@ The package is layered, each layer importing only the ones below it:
 
     arguments   argument checks (standard library only)
     engine      `Value`, its ops (`Primitive`, `primitive` for your own) and the backward pass
-    nn, steps   modules (`MLP`); the backward and forward passes one step at a time
+    nn, steps   modules (`MLP`); the backward and forward passes one step at a time;
+    compiler    a graph traced once and replayed as generated Python (`compile`)
     training    losses, optimizers, data sets, `fit`, saving models, diagnostics
     testing     finite-difference gradient checks; hypothesis strategies
     visual      drawing graphs (graphviz), stepping pictures, plots (matplotlib)
@@ -39,6 +40,9 @@ _EXPORTS = {
     "primitive": "micrograd.engine",
     "BackwardStep": "micrograd.steps",
     "explain": "micrograd.explanation",
+    "compile": "micrograd.compiler",
+    "Program": "micrograd.compiler",
+    "ReplayMismatchError": "micrograd.compiler",
     "Explanation": "micrograd.explanation",
     "ForwardStep": "micrograd.steps",
     "backward_steps": "micrograd.steps",

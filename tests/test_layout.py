@@ -4,7 +4,8 @@
     arguments, lazy            standard library only
     engine                     the autograd engine
     nn, steps, symbolic,       modules; the passes one step at a time; formulas, central
-    numeric, explanation       differences, and the worked chain rule behind a gradient
+    numeric, explanation,      differences, the worked chain rule behind a gradient, and
+    compiler                   a graph replayed as generated Python
     training | testing         side by side: neither imports the other
     visual                     drawings and plots
     app, micrograd/__init__    the command line, and the package's front door
@@ -36,7 +37,8 @@ SIDE_BY_SIDE = 3  # the layer of training and testing, which must not import eac
 LAYERS = [
     {"micrograd.arguments", "micrograd.lazy"},
     {"micrograd.engine"},
-    {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation"},
+    {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation",
+     "micrograd.compiler"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
     {"micrograd.app", "micrograd.__main__", "micrograd"},
