@@ -363,10 +363,11 @@ def compile(root: Value, inputs: Iterable[Value] = (), *, outputs: Iterable[Valu
             " or run it eagerly"
         )
     writer = _Writer(nodes, position, watched)
-    source = writer.source()
+    parts = writer.sources()
     namespace = dict(writer.namespace)
-    code = builtins.compile(source, f"<micrograd program of {root!r}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own generated source
+    for part in parts:  # one at a time: compiling a function costs memory in proportion to its size
+        exec(builtins.compile(part, f"<micrograd program of {root!r}>", "exec"), namespace)  # noqa: S102 - ours
+    source = "\n".join(parts)
     return Program(root, nodes, chosen, watched, source, writer.names, writer.grad_names, edges,
                    namespace["replay"], time.perf_counter() - start)
 
@@ -451,31 +452,35 @@ class _Writer:
 
     # --- the whole source ------------------------------------------------------------------
 
-    def source(self) -> str:
+    def sources(self) -> List[str]:
+        """The program as Python source, in parts to compile one at a time: functions `_part0`,
+        `_part1`, ... (for a large graph) and, last, `replay`, which calls them in turn."""
         nodes, names, gnames = self.nodes, self.names, self.grad_names
         leaves = [i for i, v in enumerate(nodes) if not v.parents]
-        lines = ["def replay(_data, _grads, _sync):",
-                 "    # the leaves: their data, and the gradients they hold so far (leaves accumulate)"]
-        lines += _sequence("", [names[i] for i in leaves], " = _data")
-        lines += _sequence("", [gnames[i] for i in leaves], " = _grads")
-        lines.append("    # forward pass")
+        units: List[_Unit] = [(["# the leaves: their data, and the gradients they hold so far (leaves accumulate)",
+                                *_sequence("", [names[i] for i in leaves], " = _data"),
+                                *_sequence("", [gnames[i] for i in leaves], " = _grads")],
+                               [], [names[i] for i in leaves] + [gnames[i] for i in leaves]),
+                              (["# forward pass"], [], [])]
         for i, v in enumerate(nodes):
             if v.parents:
-                lines.extend("    " + line for line in self._forward(i, v))
-        lines.append("    # backward pass: the chain rule, from the root back to the leaves; like backward(), a node")
-        lines.append("    # whose gradient is 0 pushes nothing (`if g:`), and each term is local derivative * gradient")
-        lines.extend("    " + line for line in self._backward())
+                units.append((self._forward(i, v), [names[self.position[a]] for a in v.parents], [names[i]]))
+        units.append((["# backward pass: the chain rule, from the root back to the leaves. As in backward(), a node",
+                       "# whose gradient is 0 pushes nothing (`if g:`), and each term is local derivative * gradient"],
+                      [], []))
+        units.extend(self._backward())
         guard = [names[i] for i in self.guarded]
+        final = []
         if guard:
             self.namespace["_fsum"] = math.fsum
-            lines.append("    # finite? the inputs of the ops that could turn an infinity into a finite number")
-            lines += _sequence("_guard = _fsum(", guard, ")")
+            final.append("# finite? the inputs of the ops that could turn an infinity into a finite number")
+            final += _sequence("_guard = _fsum(", guard, ")")
         else:
-            lines.append("    _guard = 0.0")
-        lines += _sequence("_grads = ", [gnames[i] for i in leaves], "")
-        lines += _sequence("_outputs = ", [names[self.position[v]] for v in self.outputs], "")
-        lines.append(f"    return {names[-1]}, _grads, _guard, _outputs, locals() if _sync else None")
-        return "\n".join(lines) + "\n"
+            final.append("_guard = 0.0")
+        outputs = [names[self.position[v]] for v in self.outputs]
+        final += _sequence("_grads = ", [gnames[i] for i in leaves], "")
+        final += _sequence("_outputs = ", outputs, "")
+        return _assemble(units, final, [*guard, *[gnames[i] for i in leaves], *outputs, names[-1]], names[-1])
 
     # --- forward ---------------------------------------------------------------------------
 
@@ -514,12 +519,13 @@ class _Writer:
 
     # --- backward --------------------------------------------------------------------------
 
-    def _backward(self) -> List[str]:
-        nodes, gnames = self.nodes, self.grad_names
+    def _backward(self) -> List["_Unit"]:
+        """One unit per interior node, children first: its chain-rule lines, what they read and write."""
+        nodes, names, gnames = self.nodes, self.names, self.grad_names
         last = len(nodes) - 1
         if not nodes[last].parents:  # a leaf root: backward() adds 1 to its gradient
-            return [f"{gnames[last]} += 1.0"]
-        lines = [f"{gnames[last]} = 1.0"]
+            return [([f"{gnames[last]} += 1.0"], [gnames[last]], [gnames[last]])]
+        units: List[_Unit] = []
         written: Set[int] = set()  # interior nodes whose gradient has had its first term
         for i in range(last, -1, -1):
             v = nodes[i]
@@ -528,25 +534,28 @@ class _Writer:
             g = gnames[i]
             block: List[str] = []
             first: List[str] = []
+            reads = [g, names[i], *[names[self.position[p]] for p in v.parents]]
+            writes = []
             for parent, (term, level) in zip(v.parents, self._partials(i, v, block)):
                 j = self.position[parent]
                 # local * upstream, as backward() multiplies them; 1.0 * g is g exactly, so it is left out
                 amount = g if term == "1.0" else f"{term if level <= _PRODUCT else f'({term})'} * {g}"
+                writes.append(gnames[j])
                 if parent.parents and j not in written:
                     written.add(j)
                     first.append(gnames[j])
                     block.append(f"{gnames[j]} = {amount}")  # backward() adds it to 0.0: the same number
                 else:
+                    reads.append(gnames[j])
                     block.append(f"{gnames[j]} += {amount}")
             if i == last:  # the root's gradient is 1: nothing to test
-                lines.extend(block)
+                units.append(([f"{g} = 1.0", *block], reads[1:], [g, *writes]))
                 continue
-            lines.append(f"if {g}:")
-            lines.extend("    " + line for line in block)
+            lines = [f"if {g}:", *("    " + line for line in block)]
             if first:
-                lines.append("else:")
-                lines.extend(f"    {n} = 0.0" for n in first)
-        return lines
+                lines += ["else:", *(f"    {n} = 0.0" for n in first)]
+            units.append((lines, reads, writes))
+        return units
 
     def _partials(self, i: int, v: Value, block: List[str]) -> List[Tuple[str, int]]:
         """The local derivative of `v` with respect to each parent, as code: the op's one derivative
@@ -571,15 +580,62 @@ class _Writer:
         return [(f"{local}[{k}]", _ATOM) for k in range(len(v.parents))]
 
 
+_Unit = Tuple[List[str], List[str], List[str]]  # lines of code, the variables they read, those they assign
+PART_LINES = 40_000  # lines per compiled function: Python's compiler takes time and memory per function
+
+
+def _assemble(units: List[_Unit], final: List[str], final_reads: List[str], root: str) -> List[str]:
+    """The function `replay(_data, _grads, _sync)` made of `units` then `final`. A long program is
+    cut into functions of about PART_LINES lines, compiled one at a time (so compiling never holds
+    the whole program), each taking the variables it reads that earlier parts assigned and
+    returning those that later parts read."""
+    end = f"    return {root}, _grads, _guard, _outputs, {{}} if _sync else None"
+    if sum(len(u[0]) for u in units) <= PART_LINES:
+        body = [line for u in units for line in u[0]] + final
+        return ["def replay(_data, _grads, _sync):\n" + "".join(f"    {line}\n" for line in body)
+                + end.replace("{}", "locals()") + "\n"]
+    parts: List[List[_Unit]] = [[]]
+    size = 0
+    for u in units:
+        if size > PART_LINES:
+            parts.append([])
+            size = 0
+        parts[-1].append(u)
+        size += len(u[0])
+    needed: List[Set[str]] = [set() for _ in parts]  # read by the parts after each part (or at the end)
+    later = set(final_reads)
+    for k in range(len(parts) - 1, -1, -1):
+        needed[k] = set(later)
+        for u in parts[k]:
+            later.update(u[1])
+    sources, calls = [], []
+    assigned: Set[str] = set()
+    for k, part in enumerate(parts):
+        takes = [] if k == 0 else list(dict.fromkeys(r for u in part for r in u[1] if r in assigned))
+        for u in part:
+            assigned.update(u[2])
+        gives = list(dict.fromkeys(w for u in part for w in u[2] if w in needed[k]))
+        head = _sequence(f"def _part{k}", ["_data", "_grads", "_sync"] if k == 0 else ["_sync", *takes], ":")
+        body = [f"    {line}" for u in part for line in u[0]]
+        back = _sequence("return ", gives, ", (locals() if _sync else None)")
+        sources.append("\n".join([*head, *body, *("    " + line for line in back)]) + "\n")
+        args = ["_data", "_grads", "_sync"] if k == 0 else ["_sync", *takes]
+        calls += _sequence("", gives, f", _part = _part{k}(" + ", ".join(args) + ")")
+        calls.append("if _sync: _scope.update(_part)")
+    main = ["def replay(_data, _grads, _sync):", "    _scope = {}", *("    " + c for c in calls),
+            *("    " + line for line in final), end.replace("{}", "_scope")]
+    return [*sources, "\n".join(main) + "\n"]
+
+
 def _function_name(fn: Primitive) -> str:
     name = fn.name.lower()
     return name if name.isidentifier() else "power" if fn is POW else "op"
 
 
 def _sequence(head: str, names: List[str], tail: str) -> List[str]:
-    """`head(a, b, ...)tail`, a tuple of names, over lines of at most about 100 characters."""
+    """`head(a, b, ...)tail`, a tuple of names, as lines of at most about 100 characters."""
     if len(names) <= 1:
-        return [f"    {head}({names[0]},){tail}" if names else f"    {head}(){tail}"]
+        return [f"{head}({names[0]},){tail}" if names else f"{head}(){tail}"]
     rows, row = [], ""
     for n in names:
         if row and len(row) + len(n) > 92:
@@ -588,8 +644,8 @@ def _sequence(head: str, names: List[str], tail: str) -> List[str]:
         row += n + ", "
     rows.append(row.rstrip(", "))
     if len(rows) == 1:
-        return [f"    {head}({rows[0]}){tail}"]
-    return [f"    {head}("] + [f"        {r}" for r in rows] + [f"    ){tail}"]
+        return [f"{head}({rows[0]}){tail}"]
+    return [f"{head}(", *(f"    {r}" for r in rows), f"){tail}"]
 
 
 def _checked_forward(fn: Primitive) -> Callable[..., float]:

@@ -346,3 +346,43 @@ def test_program_exposes_what_a_batched_evaluator_needs():
     assert program.inputs == (x, y) and program.parameters == [w]
     assert set(program.leaves) == {x, y, w}
     assert "leaves (2 inputs)" in repr(program)
+
+
+@settings(max_examples=50)
+@given(expressions(n_inputs=2, max_steps=12), st.integers(1, 6))
+def test_a_program_cut_into_parts_gives_the_same_numbers_as_one_function(expr, part_lines):
+    leaves = expr.leaves()
+    root = expr(*leaves)
+    whole = compile(root)
+    saved = micrograd.compiler.PART_LINES
+    micrograd.compiler.PART_LINES = part_lines
+    try:
+        cut = compile(root)
+    finally:
+        micrograd.compiler.PART_LINES = saved
+    assert "def _part1" in cut.source and "_part" not in whole.source
+    results = []
+    for program in (whole, cut):
+        for leaf in leaves:
+            leaf.grad = 0.5
+        value = program.run(sync=True)
+        results.append((bits(value), [bits(leaf.grad) for leaf in leaves],
+                        [(bits(v.data), bits(v.grad)) for v in program.nodes]))
+    assert results[0] == results[1], str(expr)
+
+
+def test_a_graph_of_300k_edges_compiles_in_parts():
+    random.seed(0)
+    model = MLP(2, [16, 16, 1])
+    X, Y = MOONS["X"] * 5, MOONS["y"] * 5
+    program = compile(_demo_loss(model, X[:435], Y[:435]))
+    assert program.edges == 296280
+    assert program.source.count("def _part") >= 10  # each part compiled on its own: memory stays bounded
+    before = [p.data for p in model.parameters()]
+    value = program.run()
+    twin = _demo_loss(model, X[:435], Y[:435])
+    grads = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    twin.backward()
+    assert value == twin.data and grads == [p.grad for p in model.parameters()]
+    assert before == [p.data for p in model.parameters()]
