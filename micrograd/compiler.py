@@ -6,18 +6,16 @@ forward node and one per chain-rule step, with every local derivative *inlined f
 one written derivative*: each `Primitive`'s derivative is evaluated on `micrograd.symbolic`
 symbols, and the formula it returns is printed. There is no second table of derivatives.
 
-    >>> from micrograd import Value
-    >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
-    >>> y = (x * w).tanh()
-    >>> y.label = "y"
-    >>> program = compile(y)
-    >>> print(program.source)  # doctest: +SKIP
-    ...
-    x_w = x * w
-    y = math.tanh(x_w)
-    ...
-    g_x_w = (1.0 - y * y) * g_y
-    ...
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    y = (x * w).tanh()
+    y.label = "y"
+    program = compile(y)
+    print(program.source)   # among its lines:
+                            #   v2 = x * w
+                            #   y = math.tanh(v2)
+                            #   g_y = 1.0
+                            #   g2 = (1.0 - y * y) * g_y
+                            #   g_x += w * g2
 
 `program.run()` re-evaluates the forward pass from the leaves' current `.data` and runs the
 backward pass, adding into the leaves' `.grad` exactly as `root.backward()` does (the same
@@ -48,7 +46,7 @@ import time
 from collections import deque
 from itertools import repeat
 from operator import attrgetter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, cast
 
 from .engine import ADD, AFFINE, MUL, POW, Primitive, Value, no_grad, topological_order
 from .symbolic import PYTHON_NAMESPACE, Constant, Expr, Symbol
@@ -352,9 +350,9 @@ def compile(root: Value, inputs: Iterable[Value] = (), *, outputs: Iterable[Valu
     for node in nodes:
         if node.parents and node.primitive is None:
             raise ValueError(
-                f"compile: {_who(node)} ({node!r}) was built by hand with a hand-written _backward (the lecture's"
-                " way), so the compiler cannot read its derivative; make the op with micrograd.primitive"
-                " (a forward formula and its derivative, in one place) and it compiles"
+                f"compile: {_who(node)} ({node!r}) was built by hand, the lecture's way (Value(data, children, op)"
+                " and a hand-written _backward), so the compiler cannot read its derivative; make the op with"
+                " micrograd.primitive (its forward formula and its derivative, in one place) and it compiles"
             )
         edges += len(node.parents)
     if edges > MAX_EDGES:
@@ -407,9 +405,9 @@ _RESERVED = set(keyword.kwlist) | set(dir(builtins)) | set(PYTHON_NAMESPACE) | {
 
 def _identifier(label: str) -> str:
     name = re.sub(r"\W+", "_", label).strip("_")  # 'x1*w1 + x2*w2' -> x1_w1_x2_w2
-    if not name or name[0].isdigit():
+    if name and name[0].isdigit():
         name = "v_" + name
-    return name
+    return name if name.isidentifier() else ""  # '' (no usable label): the node is numbered instead
 
 
 class _Writer:
@@ -490,8 +488,7 @@ class _Writer:
         return [self.symbols[self.position[a]] if isinstance(a, Value) else a for a in v.operands]
 
     def _forward(self, i: int, v: Value) -> List[str]:
-        fn = v.primitive
-        assert fn is not None  # checked by compile  # noqa: S101
+        fn = cast(Primitive, v.primitive)  # not None: compile refused nodes built by hand
         name = self.names[i]
         args = self._operands(v)
         if fn is ADD or fn is MUL or fn is AFFINE:  # arithmetic: the op's forward formula itself, run on symbols
@@ -562,8 +559,7 @@ class _Writer:
         """The local derivative of `v` with respect to each parent, as code: the op's one derivative
         evaluated on symbols. A derivative that needs more than symbols offer (a user's, written
         with Value methods) is called on the numbers instead, in a line added to `block`."""
-        fn = v.primitive
-        assert fn is not None  # noqa: S101
+        fn = cast(Primitive, v.primitive)
         args = self._operands(v)
         out = self.symbols[i]
         operands = v.operands
