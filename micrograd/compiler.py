@@ -104,8 +104,6 @@ class Program:
         self._names = names
         self._grad_names = grad_names
         self._replay = replay
-        position = {v: i for i, v in enumerate(nodes)}
-        self._output_names = [names[position[v]] for v in outputs]
 
     # --- running ---------------------------------------------------------------------------
 
@@ -118,8 +116,9 @@ class Program:
         (as after an eager pass), so `draw_dot` and `explain` show the replayed numbers.
 
         Raises what `backward()` (or building the graph) raises on the same numbers:
-        `NonFiniteError`, `OverflowError`, `ValueError`, ... naming the node; the leaves'
-        gradients are then as they were before the call.
+        `NonFiniteError`, `OverflowError`, `ValueError`, ... naming the node (found by running the
+        graph eagerly once the replay meets a non-finite number); the leaves' gradients are then
+        as they were before the call.
         """
         leaves = self.leaves
         try:
@@ -142,14 +141,13 @@ class Program:
             if node.parents:
                 node.data = scope[name]
                 node.grad = scope[gname] + 0.0  # -0.0 + 0.0 is 0.0: eager starts every interior grad at 0.0
-                # micrograd 0.1.0's view of the node (`_prev`) holds the old numbers: rebuilt when next read
-                node.__dict__.pop("_view", None)
+        _lecture_views_outdated(self.nodes)
 
     def _eager(self) -> float:
         """The same graph, eagerly: each node's op recomputed from its operands with the engine's
         checks, then `root.backward()`. Raises the engine's error naming the node, or (if the
         compiled run only looked suspicious) gives the same numbers the replay would have."""
-        replay_forward(self.nodes)
+        _forward_eagerly(self.nodes)
         self.root.backward()
         return self.root.data
 
@@ -193,7 +191,7 @@ class Program:
             raise ReplayMismatchError(f"Program.check: the replay raised {e!r}, the eager pass did not") from e
         if rebuilt is None:
             other_leaves: List[Value] = leaves
-            replay_forward(self.nodes)
+            _forward_eagerly(self.nodes)
             root = self.root
         else:
             other = topological_order(rebuilt)
@@ -279,10 +277,11 @@ def _show(node: Value) -> str:
 # The eager pass on the traced graph (what a failed or suspicious replay falls back to)
 # ---------------------------------------------------------------------------------------
 
-def replay_forward(nodes: Sequence[Value]) -> None:
+def _forward_eagerly(nodes: Sequence[Value]) -> None:
     """Recompute every interior node's `.data` from its operands, in order, with the checks
     the ops make when they build a node: a non-finite input or result, or a domain error,
     raises naming the node (a leaf with a non-finite `.data` set by hand is named too)."""
+    _lecture_views_outdated(nodes)
     for node in nodes:
         fn = node.primitive
         if fn is None:
@@ -307,6 +306,13 @@ def replay_forward(nodes: Sequence[Value]) -> None:
             raise OverflowError(f"{fn.name} overflowed: the result of {fn.name} on {_numbers(numbers)} is not"
                                 f" finite, at {_who(node)}")
         node.data = data
+
+
+def _lecture_views_outdated(nodes: Sequence[Value]) -> None:
+    """Drop micrograd 0.1.0's view of each node (what `_prev` shows, built on request): it holds the
+    numbers of the data it was built from, and is built again from the new data when next read."""
+    for node in nodes:
+        node.__dict__.pop("_view", None)
 
 
 def _who(node: Value) -> str:

@@ -131,6 +131,22 @@ def test_sync_writes_every_interior_nodes_data_and_grad_as_an_eager_pass_would()
         assert (mine.data, mine.grad) == (theirs.data, theirs.grad), mine.label
 
 
+def test_sync_rebuilds_the_lecture_view_from_the_new_numbers():
+    random.seed(0)
+    model = MLP(2, [2, 1])
+    x = [Value(1.0, label="x1"), Value(-2.0, label="x2")]
+    out = model(x)
+    neuron = model.layers[0].neurons[0](x)  # an affine node inside: its lecture view is 0.1.0's * and + chain
+    program = compile(out + neuron)
+    _ = [v._prev for v in program.nodes]  # build every view, with the old numbers
+    x[0].data = 3.0
+    program.run(sync=True)
+    for v in program.nodes:
+        assert v.lecture_node.data == v.data
+        if v.parents:
+            assert v.lecture_node.grad == v.grad
+
+
 def test_without_sync_interior_nodes_keep_their_old_numbers_but_outputs_are_written():
     x = Value(1.0, label="x")
     h = x * 3.0
@@ -262,7 +278,7 @@ def test_a_hand_written_backward_is_refused_pointing_to_primitive():
         x.grad += 3 * x.data ** 2 * out.grad
 
     out._backward = _backward
-    with pytest.raises(ValueError, match=r"'cube' node .* built by hand.* hand-written _backward.* micrograd.primitive"):
+    with pytest.raises(ValueError, match=r"'cube' node .* by hand.* hand-written _backward.* micrograd.primitive"):
         compile(out + 1.0)
 
 
