@@ -718,6 +718,8 @@ def _code(e: Any) -> str:
 def _print(e: Any) -> Tuple[str, int]:
     """Python source for a formula (or a number) and how loosely it binds. Left-nested chains
     of one operator (an affine node's long sum) are printed without recursion."""
+    if type(e) is Symbol:  # the common case first: a trace prints hundreds of thousands
+        return e.code, _ATOM
     if not isinstance(e, Expr):
         if isinstance(e, bool) or not isinstance(e, (int, float)):
             raise TypeError(f"cannot write {type(e).__name__} as code: {e!r}")
