@@ -12,8 +12,9 @@ The package is layered, each layer importing only the ones below it:
     nn, steps   modules (`MLP`); the backward and forward passes one step at a time;
     compiler    a graph traced once and replayed as generated Python (`compile`)
     training    losses, optimizers, data sets, `fit`, saving models, diagnostics
-    testing     finite-difference gradient checks; hypothesis strategies
+    testing     finite-difference gradient checks; hypothesis strategies; the bridge to PyTorch
     visual      drawing graphs (graphviz), stepping pictures, plots (matplotlib)
+    exercises   exercises with feedback: predict a gradient, write an op, find a bug, train
     app         the `micrograd` command
 
 Every name below is imported on first use, so `import micrograd` is quick and imports no
@@ -44,6 +45,7 @@ _EXPORTS = {
     "Program": "micrograd.compiler",
     "ReplayMismatchError": "micrograd.compiler",
     "Explanation": "micrograd.explanation",
+    "Computation": "micrograd.explanation",
     "ForwardStep": "micrograd.steps",
     "backward_steps": "micrograd.steps",
     "forward_steps": "micrograd.steps",
@@ -55,6 +57,8 @@ _EXPORTS = {
     "draw_dot": "micrograd.visual.graph",
     "frames": "micrograd.visual.step_pictures",
     "save_frames": "micrograd.visual.step_pictures",
+    "step_frames": "micrograd.visual.step_pictures",
+    "save_html": "micrograd.visual.html_stepper",
     "step_through": "micrograd.visual.step_pictures",
     # gradient checks
     "GradcheckError": "micrograd.testing.finite_differences",
@@ -62,6 +66,9 @@ _EXPORTS = {
     "central_difference": "micrograd.numeric",
     "gradcheck": "micrograd.testing.finite_differences",
     "gradgradcheck": "micrograd.testing.finite_differences",
+    # checking against PyTorch (an optional extra)
+    "compare_with_torch": "micrograd.testing.torch_bridge",
+    "to_torch": "micrograd.testing.torch_bridge",
     # training
     "fit": "micrograd.training.fit",
     "save": "micrograd.training.serialize",
@@ -75,6 +82,7 @@ _EXPORTS = {
     "optim": "micrograd.training.optim",
     "serialize": "micrograd.training.serialize",
     "training": "micrograd.training",
+    "exercises": "micrograd.exercises",
     "testing": "micrograd.testing",
     "visual": "micrograd.visual",
 }

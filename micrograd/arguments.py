@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Tuple, Type, Union
 
-__all__ = ["finite_float", "real", "positive_int", "whole_number", "flag"]
+__all__ = ["finite_float", "real", "positive_int", "whole_number", "flag", "one_of", "instance_of"]
 
 
 def finite_float(x: Any, what: str) -> float:
@@ -97,3 +97,24 @@ def flag(name: str, x: Any) -> bool:
     if not isinstance(x, bool):
         raise ValueError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
     return x
+
+
+def one_of(name: str, x: Any, allowed: Sequence[Any]) -> Any:
+    """`x` if it is one of `allowed` (compared with ==, and of the same type, so `True` is not
+    1), else a ValueError naming `name`, the choices and the value."""
+    if not any(type(x) is type(a) and x == a for a in allowed):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {x!r}")
+    return x
+
+
+def instance_of(name: str, x: Any, cls: Union[Type[Any], Tuple[Type[Any], ...]], what: str) -> Any:
+    """`x` if it is an instance of `cls`, else a TypeError naming `name`, what was expected
+    (`what`, in words: "a Module (an MLP, Layer, Neuron or Sequential)") and what was given."""
+    if not isinstance(x, cls):
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}: {_short(x)}")
+    return x
+
+
+def _short(x: Any, limit: int = 80) -> str:
+    text = repr(x)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -70,11 +70,11 @@ class Value:
 
     Construct leaves with `Value(2.0, label="a")`; ops on Values build the graph:
 
-    >>> a, b = Value(2.0), Value(-3.0)
-    >>> c = a * b + a.exp()
-    >>> c.backward()
-    >>> round(a.grad, 6), b.grad
-    (4.389056, 2.0)
+        >>> a, b = Value(2.0), Value(-3.0)
+        >>> c = a * b + a.exp()
+        >>> c.backward()
+        >>> round(a.grad, 6), b.grad
+        (4.389056, 2.0)
 
     `Value(data, _children, _op)` also builds a node by hand, the way micrograd's lecture
     does; assign its `_backward` to make `backward()` push gradient through it.

@@ -23,13 +23,14 @@ own forward formulas. Print it in a terminal, or show it in Jupyter (Markdown an
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .engine import Value, topological_order
 from .numeric import EPS, central_difference
 from .symbolic import Expr, Symbol, format_number, latex_name, lift
 
-__all__ = ["explain", "Explanation", "Term"]
+__all__ = ["explain", "Explanation", "Term", "Computation", "node_names"]
 
 GradOf = Callable[[Value], float]
 
@@ -233,6 +234,55 @@ def explain(node: Value, root: Value, *, view: str = "engine", precision: int = 
     return _explain(node, root, order, lambda v: v.grad, view, precision)
 
 
+class Computation:
+    """How the forward pass computed a node's value: `d = e + c = -6 + 10 = 4`.
+
+    Made by `ForwardStep.explanation` (`names` from `node_names(order)`); the forward
+    counterpart of `Explanation`. `str()` is the plain-text line; Jupyter shows it as math.
+
+    Attributes:
+        node: the node computed.
+        expression: how it was computed, in its operands' names (`e + c`; "" for a leaf).
+        numbers: the same with the operands' values at the moment (`-6 + 10`; "" for a leaf).
+        value: the result, `node.data`.
+    """
+
+    def __init__(self, node: Value, names: Dict[Value, str], precision: int = 4) -> None:
+        self.node = node
+        self.value = node.data
+        self._name = names.get(node, "leaf")
+        self._precision = precision
+        if node.parents:
+            self.expression = _expression(node, names, precision)
+            # infix ops write a negative operand in parentheses, (-3) * 0.5; a call needs none, tanh(-0.5)
+            infix = node.op in ("+", "*", "affine") or "**" in node.op
+            values = {a: (_paren if infix else str)(format_number(a.data, precision)) for a in node.parents}
+            self.numbers = _expression(node, values, precision)
+        else:
+            self.expression = self.numbers = ""
+        self._latex = _latex_expression(node, names) if node.parents else ""
+
+    def __str__(self) -> str:
+        n, value = self._name, format_number(self.value, self._precision)
+        if not self.node.parents:
+            return f"{n} = {value}    (a leaf: its value is given, nothing is computed)"
+        kind = f"op {self.node.op}" if self.node.primitive is not None else "a node built by hand"
+        return f"{n} = {self.expression} = {self.numbers} = {value}    ({kind})"
+
+    def _repr_markdown_(self) -> str:
+        n, value = latex_name(self._name), format_number(self.value, self._precision)
+        if not self.node.parents:
+            return f"${n} = {value}$ &nbsp; (a leaf: its value is given)"
+        if re.fullmatch(r"[A-Za-z_]\w*\(.*\)", self.expression):  # a call, tanh(n): an operator
+            symbols, numbers = latex_name(self.expression), latex_name(self.numbers)
+        else:
+            symbols, numbers = self._latex, self.numbers.replace(" * ", r" \cdot ").replace("*", r" \cdot ")
+        return f"${n} = {symbols} = {numbers} = {value}$"
+
+    def __repr__(self) -> str:
+        return f"Computation(node={self._name!r}, value={self.value!r})"
+
+
 def explain_step(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, precision: int = 4) -> Explanation:
     """`explain` for a moment of a stepped pass: `grad_of(v)` gives each node's gradient at
     that moment (used by `BackwardStep.explanation`). `order` is `topological_order(root)`."""
@@ -247,7 +297,7 @@ def _explain(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, 
             f"explain: {node!r} is not in the graph of {root!r} ({view} view), so it has no gradient from it;"
             " pass a node that root was computed from"
         )
-    names = _names(order)
+    names = node_names(order)
     lecture = view == "lecture"
     terms = _terms(node, order, position[node], grad_of, lecture, names, precision)
     if node is root:
@@ -309,8 +359,8 @@ def _added_by_hand(made: Value, node: Value) -> float:
             p.grad = g
 
 
-def _names(order: Sequence[Value]) -> Dict[Value, str]:
-    """Every node's name: its label, or its op and a count (`tanh1`, `mul2`, `leaf3`)."""
+def node_names(order: Sequence[Value]) -> Dict[Value, str]:
+    """Every node's name in an explanation: its label, or its op and a count (`tanh1`, `mul2`, `leaf3`)."""
     names: Dict[Value, str] = {}
     counts: Dict[str, int] = {}
     taken = {v.label for v in order if v.label}

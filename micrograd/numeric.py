@@ -26,8 +26,8 @@ def central_difference(f: Callable[..., Any], *xs: Number, arg: int = 0, eps: fl
     `f` takes plain numbers and returns a number or a `Value` (its `.data` is used), so
     it can be a float formula or one built from Values (`lambda x: Value(x).tanh()`):
 
-    >>> round(central_difference(lambda x, y: x * x * y, 3.0, 2.0, arg=0), 6)
-    12.0
+        >>> round(central_difference(lambda x, y: x * x * y, 3.0, 2.0, arg=0), 6)
+        12.0
 
     The difference is divided by the step actually taken, (x + eps) - (x - eps) as
     rounded, not by 2eps, which removes one rounding error from the estimate.

@@ -11,10 +11,10 @@ Both walk `topological_order(root)`, so they follow the engine's order exactly.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, List, Tuple
+from typing import Dict, FrozenSet, Generator, Iterator, List, Optional, Tuple
 
 from .engine import Value, backward_pass, topological_order
-from .explanation import Explanation, explain_step
+from .explanation import Computation, Explanation, explain_step, node_names
 
 __all__ = ["BackwardStep", "ForwardStep", "backward_steps", "forward_steps"]
 
@@ -98,7 +98,7 @@ class BackwardStep:
         )
 
 
-def backward_steps(root: Value) -> Iterator[BackwardStep]:
+def backward_steps(root: Value) -> Generator[BackwardStep, None, None]:
     """Run `root.backward()` one node at a time, yielding a `BackwardStep` after each.
 
     The nodes come in the order the chain rule needs them: reverse topological order,
@@ -155,13 +155,23 @@ class ForwardStep:
         node: the node just computed (a leaf is "computed" when it is first read).
     """
 
-    __slots__ = ("index", "total", "node", "_order")
+    __slots__ = ("index", "total", "node", "_order", "_names")
 
-    def __init__(self, index: int, total: int, node: Value, order: List[Value]) -> None:
+    def __init__(self, index: int, total: int, node: Value, order: List[Value],
+                 names: Optional[Dict[Value, str]] = None) -> None:
         self.index = index
         self.total = total
         self.node = node
         self._order = order
+        self._names = names if names is not None else {}  # shared by a pass's steps: filled once
+
+    @property
+    def explanation(self) -> Computation:
+        """How this step's node was computed (`d = e + c = -6 + 10 = 4`), naming nodes
+        as `explain` does; a leaf's value is given."""
+        if not self._names:
+            self._names.update(node_names(self._order))
+        return Computation(self.node, self._names)
 
     @property
     def computed(self) -> FrozenSet[Value]:
@@ -180,6 +190,7 @@ def forward_steps(root: Value) -> Iterator[ForwardStep]:
     if not isinstance(root, Value):
         raise TypeError(f"forward_steps needs a Value, got {type(root).__name__}: {root!r}")
     order = topological_order(root)
+    names: Dict[Value, str] = {}
     for i, node in enumerate(order):
-        yield ForwardStep(i, len(order), node, order)
+        yield ForwardStep(i, len(order), node, order, names)
 

@@ -44,22 +44,24 @@ def test_demo_writes_pngs_an_svg_a_model_and_a_history(tmp_path, capsys):
     code, out, err, folder = run(tmp_path, capsys)
     assert code == 0, err
     assert sorted(p.name for p in folder.iterdir()) == [
-        "decision_boundary.png", "history.json", "model.json", "neuron.svg", "training_curves.png",
+        "decision_boundary.png", "history.json", "model.json", "neuron.html", "neuron.svg", "training_curves.png",
     ]
     for png in ("decision_boundary.png", "training_curves.png"):
         assert (folder / png).read_bytes()[:8] == PNG_MAGIC
     model = serialize.load(folder / "model.json")
     assert [len(layer.neurons) for layer in model.layers] == [4, 1]
     assert len(history_of(folder)["loss"]) == 3
-    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "model.json", "history.json"):
+    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "neuron.html", "model.json",
+                 "history.json"):
         assert name in out
 
 
 def test_demo_draws_an_expanded_neuron_that_the_input_switches_on(tmp_path, capsys):
     code, out, _, folder = run(tmp_path, capsys)
     root = ET.parse(folder / "neuron.svg").getroot()
-    nodes = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
-    assert len(nodes) == 15  # 10 values (x0 x1 w0 w1 b, 2 products, 2 sums, out) and 5 ops (*, *, +, +, ReLU)
+    titles = [g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    graph = [t for t in titles if not t.startswith("legend")]
+    assert len(graph) == 15  # 10 values (x0 x1 w0 w1 b, 2 products, 2 sums, out) and 5 ops (*, *, +, +, ReLU)
     texts = svg_texts(folder / "neuron.svg")
     for label in ("x0", "x1", "w0", "w1", "b", "out", "*", "+", "ReLU"):
         assert label in texts
@@ -67,6 +69,25 @@ def test_demo_draws_an_expanded_neuron_that_the_input_switches_on(tmp_path, caps
     assert out_data.startswith("data ") and float(out_data.split()[1]) > 0  # ReLU on: gradients flow
     assert code == 0
     assert re.search(r"neuron\.svg .* first-layer neuron \d+ on training point \d+", out)
+
+
+def test_the_demos_neuron_svg_has_a_legend_for_its_borders_and_edge_numbers(tmp_path, capsys):
+    code, _, err, folder = run(tmp_path, capsys)
+    assert code == 0, err
+    root = ET.parse(folder / "neuron.svg").getroot()
+    titles = [g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    assert titles.count("legend") == 1
+    legend = " ".join(svg_texts(folder / "neuron.svg"))
+    for words in ("legend", "blue border: a parameter", "green border: an input",
+                  "a number on an edge into an op: the local derivative d(op)/d(input)"):
+        assert words in legend
+    assert "constant" not in legend  # every leaf here is a parameter or an input: nothing to explain
+    # the swatches have the colours of the graph's own borders
+    strokes = {g.find(f"{SVG}title").text: {p.get("stroke") for p in g.iter(f"{SVG}polygon")}
+               for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
+    graph_strokes = set().union(*(s for t, s in strokes.items() if not t.startswith("legend")))
+    legend_strokes = set().union(*(s for t, s in strokes.items() if t.startswith("legend")))
+    assert {"#1f63b4", "#2a9d3a"} <= graph_strokes & legend_strokes
 
 
 def test_demo_prints_the_final_numbers_of_its_history(tmp_path, capsys):
@@ -127,6 +148,18 @@ def test_classes_sets_the_number_of_blobs(tmp_path, capsys):
     assert "4 classes" in out
 
 
+def test_demo_writes_a_stepper_through_the_neurons_backward_pass(tmp_path, capsys):
+    code, out, _, folder = run(tmp_path, capsys)
+    assert code == 0
+    page = (folder / "neuron.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="steps">(.*?)</script>', page, re.S).group(1))
+    assert len(data["steps"]) == 10  # one per value node of neuron.svg's graph
+    assert data["steps"][0]["math"].startswith("dout/dout = 1")
+    assert page.count("<svg") == 1 and "<script src" not in page and "<link" not in page
+    assert "first-layer neuron" in page
+    assert re.search(r"neuron\.html .* backward pass step by step", out)
+
+
 def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, capsys):
     outs = {}
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
@@ -135,7 +168,7 @@ def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, cap
         outs[name] = re.sub(r"(done in|step: ) .*", "", out.replace(str(folder), "DIR"))
     a, b, c = (tmp_path / n for n in "abc")
     assert outs["a"] == outs["b"]
-    for name in ("history.json", "model.json", "neuron.svg"):
+    for name in ("history.json", "model.json", "neuron.svg", "neuron.html"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert outs["a"] != outs["c"]
     assert (a / "model.json").read_bytes() != (c / "model.json").read_bytes()
@@ -201,7 +234,7 @@ def test_demo_help_mentions_every_option_and_data_set(capsys):
         assert option in text
     for name in DATASETS:
         assert name in text
-    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "model.json"):
+    for name in ("decision_boundary.png", "training_curves.png", "neuron.svg", "neuron.html", "model.json"):
         assert name in text
 
 
@@ -229,7 +262,7 @@ def test_without_matplotlib_the_demo_trains_writes_the_svg_and_says_how_to_get_p
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # `import` of it now raises ImportError
     code, out, _, folder = run(tmp_path, capsys)
     assert code == 0
-    assert sorted(p.name for p in folder.iterdir()) == ["history.json", "model.json", "neuron.svg"]
+    assert sorted(p.name for p in folder.iterdir()) == ["history.json", "model.json", "neuron.html", "neuron.svg"]
     assert 'no PNGs: PNG plots need matplotlib: pip install "micrograd-lab[plot]"' in out
     assert "final loss" in out
 

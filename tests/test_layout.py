@@ -6,8 +6,10 @@
     nn, steps, symbolic,       modules; the passes one step at a time; formulas, central
     numeric, explanation,      differences, the worked chain rule behind a gradient, and
     compiler                   a graph replayed as generated Python
-    training | testing         side by side: neither imports the other
+    training | testing         side by side: neither imports the other (testing holds the
+                               checking tools: finite differences, strategies, the bridge to PyTorch)
     visual                     drawings and plots
+    exercises                  exercises with feedback (use all of the above)
     app, micrograd/__init__    the command line, and the package's front door
 
 Each module imports only from its own layer or those below it, and the module graph has no
@@ -31,7 +33,7 @@ import micrograd
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "micrograd"
-HEAVY = ("graphviz", "tqdm", "numpy", "matplotlib", "hypothesis")
+HEAVY = ("graphviz", "tqdm", "numpy", "matplotlib", "hypothesis", "torch")
 SIDE_BY_SIDE = 3  # the layer of training and testing, which must not import each other
 
 LAYERS = [
@@ -41,6 +43,7 @@ LAYERS = [
      "micrograd.compiler"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
+    {"micrograd.exercises"},
     {"micrograd.app", "micrograd.__main__", "micrograd"},
 ]
 
@@ -145,6 +148,18 @@ def test_importing_training_and_finite_differences_loads_no_third_party_library(
     assert loaded_heavy_modules(statement) == []
 
 
+def test_the_bridge_to_pytorch_imports_pytorch_only_when_called():
+    # An add-on in the testing layer: offered by `micrograd`, but PyTorch is optional and heavy.
+    statement = "import micrograd, micrograd.testing.torch_bridge; micrograd.to_torch; micrograd.compare_with_torch"
+    assert loaded_heavy_modules(statement) == []
+    assert layer_of("micrograd.testing.torch_bridge") == SIDE_BY_SIDE
+    assert set(GRAPH["micrograd.testing.torch_bridge"]) == {"micrograd.engine"}
+
+
+def test_importing_the_exercise_catalogue_loads_no_third_party_library():
+    assert loaded_heavy_modules("import micrograd.exercises.catalogue, micrograd.app.exercise_commands") == []
+
+
 # --- the import graph ----------------------------------------------------------------------------
 
 def test_the_graph_reader_sees_relative_absolute_and_function_level_imports():
@@ -185,6 +200,11 @@ def test_visual_may_import_the_layers_below_but_not_the_app():
         assert not [t for t in GRAPH[module] if t.startswith("micrograd.app") or t == "micrograd"], module
 
 
+def test_exercises_import_no_app():
+    for module in (m for m in GRAPH if m.startswith("micrograd.exercises")):
+        assert not [t for t in GRAPH[module] if t.startswith("micrograd.app") or t == "micrograd"], module
+
+
 def test_training_imports_neither_visual_nor_the_app():
     for module in (m for m in GRAPH if m.startswith("micrograd.training")):
         bad = [t for t in GRAPH[module] if t.startswith(("micrograd.visual", "micrograd.app")) or t == "micrograd"]
@@ -214,7 +234,8 @@ def test_no_module_imports_a_private_name_from_another():
 
 # --- the names micrograd offers ----------------------------------------------------------------
 
-@pytest.mark.parametrize("package", [micrograd, micrograd.training, micrograd.testing, micrograd.visual])
+@pytest.mark.parametrize("package", [micrograd, micrograd.training, micrograd.testing, micrograd.visual,
+                                     micrograd.exercises])
 def test_every_name_a_package_offers_resolves_and_is_listed(package: types.ModuleType):
     for name in package.__all__:
         assert getattr(package, name) is not None, name

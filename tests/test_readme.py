@@ -26,3 +26,4 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     assert "24.7041\n138.8338\n645.5773" in printed  # the drop-in example's documented results
     assert namespace["history"]["accuracy"][-1] == 1.0
     assert len(list((tmp_path / "frames").glob("step_*.png"))) == 7
+    assert (tmp_path / "steps.html").read_text().count("<svg") == 1

@@ -245,7 +245,7 @@ def test_without_matplotlib_an_earlier_runs_pngs_are_removed_and_said_so(earlier
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # `import` of it now raises ImportError
     assert demo(earlier_run) == 0
     out = capsys.readouterr().out
-    assert sorted(contents(earlier_run)) == ["history.json", "model.json", "neuron.svg", "notes.txt"]
+    assert sorted(contents(earlier_run)) == ["history.json", "model.json", "neuron.html", "neuron.svg", "notes.txt"]
     assert "removed, as they were from an earlier run: decision_boundary.png, training_curves.png" in out
 
 
@@ -285,12 +285,13 @@ def test_ctrl_c_before_the_first_epoch_ends_says_so(tmp_path, capsys, monkeypatc
     assert contents(tmp_path / "out") is None
 
 
-def test_ctrl_c_while_drawing_after_training_writes_nothing(earlier_run, capsys, monkeypatch):
+@pytest.mark.parametrize("drawing", ["_neuron_graph", "_neuron_stepper"])
+def test_ctrl_c_while_drawing_after_training_writes_nothing(earlier_run, capsys, monkeypatch, drawing):
     before = contents(earlier_run)
 
     def interrupted(*args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(cli, "_neuron_graph", interrupted)  # the PNGs are staged by now; the SVG is next
+    monkeypatch.setattr(cli, drawing, interrupted)  # the PNGs (and the SVG) are staged by now
     assert demo(earlier_run) == 130
     assert capsys.readouterr().err == \
         "micrograd: interrupted after training (3 epochs), while writing the files; nothing written\n"
@@ -366,7 +367,7 @@ def test_a_real_ctrl_c_while_moving_the_files_in_waits_until_all_are_in(earlier_
     after = contents(earlier_run)
     assert sorted(after) == sorted([*OUTPUT_NAMES, "notes.txt"])
     assert all(after[name] != OLD[name] for name in OUTPUT_NAMES)
-    assert len(calls) == 10
+    assert len(calls) == 2 * len(OUTPUT_NAMES)  # each old file renamed aside, each new one moved in
 
 
 def sigint_as_in_a_terminal():

@@ -239,3 +239,30 @@ def test_random_expressions_step_to_backward_bit_for_bit(leaves, program):
     steps = list(backward_steps(by_steps))
     assert [topological_order(by_steps).index(s.node) for s in steps] == list(range(len(steps)))[::-1]
     assert [g.hex() for g in grads_of(by_steps)] == [g.hex() for g in grads_of(by_backward)]
+
+
+def test_a_forward_step_explains_how_its_value_was_computed():
+    x, w = Value(-3.0, label="x"), Value(0.5, label="w")
+    n = x * w + 1
+    n.label = "n"
+    out = n.tanh()
+    out.label = "out"
+    shown = [str(step.explanation) for step in forward_steps(out)]
+    assert shown == [
+        "x = -3    (a leaf: its value is given, nothing is computed)",
+        "w = 0.5    (a leaf: its value is given, nothing is computed)",
+        "mul1 = x * w = (-3) * 0.5 = -1.5    (op *)",
+        "n = mul1 + 1 = (-1.5) + 1 = -0.5    (op +)",
+        "out = tanh(n) = tanh(-0.5) = -0.4621    (op tanh)",
+    ]
+    last = list(forward_steps(out))[-1].explanation
+    assert (last.expression, last.numbers, last.value) == ("tanh(n)", "tanh(-0.5)", out.data)
+    assert last._repr_markdown_() == (r"$\mathrm{out} = \operatorname{tanh}\left(n\right)"
+                                      r" = \operatorname{tanh}\left(-0.5\right) = -0.4621$")
+
+
+def test_a_forward_step_of_a_node_built_by_hand_says_so():
+    a, b = Value(2.0, label="a"), Value(5.0, label="b")
+    c = Value(a.data + b.data, (a, b), "+")  # the lecture's way: no primitive behind it
+    c.label = "c"
+    assert str(list(forward_steps(c))[-1].explanation) == "c = a + b = 2 + 5 = 7    (a node built by hand)"

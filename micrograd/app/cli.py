@@ -4,6 +4,7 @@
     micrograd demo --dataset spiral --hidden 32,32 --epochs 200
     micrograd example               backpropagate through micrograd 0.1.0's README expression
     micrograd                       the example, then a pointer to the demo and --help
+    micrograd exercises             the exercises; `check ID ANSWER` and `grade ID FOLDER` (exercise_commands)
 
 `main(argv)` returns the exit code (0; 1 for a failure, 2 for a bad argument, as argparse does;
 130 for Ctrl-C) and never raises, so tests and notebooks can call it directly. Every option is
@@ -31,6 +32,8 @@ from ..training import data, serialize
 from ..training.fit import History, fit
 from ..training.optim import SGD, Adam, LinearLR, Optimizer
 from ..visual.graph import draw_dot
+from ..visual.html_stepper import save_html
+from . import exercise_commands
 from .example import readme_expression
 from .output_folder import OutputFolder, OutputFolderError, check_writable
 
@@ -73,6 +76,7 @@ FILES = {
     "boundary": ("decision_boundary.png", "the class the model picks at every point of the plane, and the data"),
     "curves": ("training_curves.png", "loss and accuracy per epoch"),
     "neuron": ("neuron.svg", "the computation graph of first-layer neuron {neuron} on training point {point}"),
+    "stepper": ("neuron.html", "that graph's backward pass step by step, with the chain rule's numbers (a browser)"),
     "model": ("model.json", "the trained model: micrograd.load('{path}')"),
     "history": ("history.json", "the numbers behind the curves"),
 }
@@ -214,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rebuild the graph every epoch instead of replaying the compiled step (the same numbers,"
                       " slower per epoch; to compare)")
     demo.set_defaults(parser=demo)  # for errors found after parsing, with the demo's usage line
+    exercise_commands.add_commands(commands)
     return parser
 
 
@@ -398,6 +403,7 @@ def _write_files(
         _save_figure(fig, folder.staging_path(FILES["curves"][0]))
     neuron, point = _pick_neuron(model, X_train)
     folder.staging_path(FILES["neuron"][0]).write_bytes(_neuron_graph(model, neuron, X_train[point]))
+    _neuron_stepper(model, neuron, X_train[point], folder.staging_path(FILES["stepper"][0]))
     serialize.save(model, folder.staging_path(FILES["model"][0]))
     folder.staging_path(FILES["history"][0]).write_text(json.dumps(history, indent=1) + "\n")
     return plots_skipped, (neuron, point)
@@ -422,7 +428,22 @@ def _pick_neuron(model: MLP, X: Points) -> Tuple[int, int]:
 def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
     """SVG of first-layer neuron i on input x, expanded into 0.1.0's `*` and `+` nodes (the
     trained model computes the same thing as one fused node), with d(out)/d(node) as each
-    box's grad and the local derivative on each edge."""
+    box's grad and the local derivative on each edge, and a legend that says so."""
+    out, params, inputs = _expanded_neuron(model, i, x)
+    out.backward()
+    drawing = draw_dot(out, show_local=True, params=params, inputs=inputs, legend=True)
+    return bytes(drawing.pipe(format="svg"))
+
+
+def _neuron_stepper(model: MLP, i: int, x: Sequence[float], path: pathlib.Path) -> None:
+    """The graph of `_neuron_graph` as an HTML stepper through its backward pass."""
+    out, params, inputs = _expanded_neuron(model, i, x)
+    save_html(out, path, show_local=True, params=params, inputs=inputs,
+              title=f"Backpropagation through first-layer neuron {i}, step by step")
+
+
+def _expanded_neuron(model: MLP, i: int, x: Sequence[float]) -> Tuple[Value, List[Value], List[Value]]:
+    """(out, parameters, inputs): first-layer neuron i on input x, rebuilt as 0.1.0's `*` and `+` nodes."""
     trained = model.layers[0].neurons[i]
     neuron = Neuron(len(trained.w), activation=trained.activation, fused=False, rng=random.Random(0))
     neuron.w = [Value(w.data, label=f"w{k}") for k, w in enumerate(trained.w)]
@@ -430,9 +451,7 @@ def _neuron_graph(model: MLP, i: int, x: Sequence[float]) -> bytes:
     inputs = [Value(xk, label=f"x{k}") for k, xk in enumerate(x)]
     out = neuron(inputs)
     out.label = "out"
-    out.backward()
-    drawing = draw_dot(out, show_local=True, params=neuron.parameters(), inputs=inputs)
-    return bytes(drawing.pipe(format="svg"))
+    return out, neuron.parameters(), inputs
 
 
 def _percent(x: float) -> str:
@@ -523,6 +542,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     try:
         if args.command == "demo":
             return _run_demo(args)
+        if args.command in exercise_commands.COMMANDS:
+            return exercise_commands.run(args)
         worked_example()
         if args.command is None:
             print()

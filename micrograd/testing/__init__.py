@@ -14,6 +14,10 @@ need only the standard library. The strategies (`micrograd.testing.strategies`: 
 `positive_values`, `arguments`, `expressions`, the op table `OPS`, `assert_gradients_match`)
 need hypothesis (`pip install "micrograd-lab[testing]"`); it is imported when one of them is first
 used, so neither `import micrograd` nor `import micrograd.testing` imports it.
+
+`to_torch` and `compare_with_torch` (`micrograd.testing.torch_bridge`) rebuild a graph in
+PyTorch and compare every leaf's gradient with PyTorch's; they need PyTorch
+(`pip install "micrograd-lab[torch]"`), imported when one of them is first called.
 """
 
 from ..lazy import lazy_exports
@@ -27,6 +31,10 @@ _EXPORTS = {
         ["MARGIN", "OPS", "Expression", "Op", "arguments", "assert_gradients_match", "expressions",
          "positive_values", "values"],
         "micrograd.testing.strategies",
+    ),
+    **dict.fromkeys(
+        ["TORCH_FORWARDS", "GradientRow", "TorchComparison", "TorchGraph", "compare_with_torch", "to_torch"],
+        "micrograd.testing.torch_bridge",
     ),
 }
 

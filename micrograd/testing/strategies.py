@@ -180,10 +180,10 @@ def arguments(
     """Tuples of `op.arity` floats in [min_value, max_value] at which `op` is defined and at
     least `margin` from its kinks: the points to check an op's gradient at.
 
-    >>> from hypothesis import given
-    >>> @given(arguments("log"))
-    ... def test_log(args):
-    ...     assert_gradients_match(Value.log, *args, order=2)
+        >>> from hypothesis import given
+        >>> @given(arguments("log"))
+        ... def test_log(args):
+        ...     assert_gradients_match(Value.log, *args, order=2)
     """
     (row,) = _resolve([op])
     gap = finite_float(margin, "margin")

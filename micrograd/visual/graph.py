@@ -6,17 +6,23 @@ the graph's topological order (`v0`, `v0_op`, ...), never `id()`, so the same ex
 gives the same DOT source in every run. Options make the chain rule visible (each edge's
 local derivative), colour nodes by gradient, mark parameters, inputs and constants, and
 draw one moment of the forward or backward pass (`highlight=`, see `micrograd.steps`).
+A graph too big to read node by node is drawn by neuron or by layer (`collapse=`, see
+`micrograd.visual.collapse`), and `legend=True` explains the colours and numbers.
 """
 
 from __future__ import annotations
 
+import html
 import pathlib
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple, Union, cast
 
 import graphviz
 
+from ..arguments import flag, instance_of, one_of
 from ..engine import Value, edge_gradients, topological_order
+from ..nn import Module
 from ..steps import BackwardStep, ForwardStep
+from .collapse import COLLAPSE_MODES, Box, Collapsed, collapse_graph
 from .dot_program import configure_graphviz, find_dot
 
 __all__ = ["Drawing", "GraphTooLargeError", "draw_dot"]
@@ -34,7 +40,21 @@ _NOT_IN_GRAPHVIZ_PURE = ("pdf", "ps", "ps2", "eps")
 
 class GraphTooLargeError(ValueError):
     """The graph has more nodes than `max_nodes`: laying it out would take minutes and the
-    picture would be unreadable. The message says how to draw a part of it."""
+    picture would be unreadable. The message says how to draw a part of it, or all of it by
+    neuron or by layer (`collapse=`)."""
+
+    @classmethod
+    def for_graph(cls, nodes: int, max_nodes: int, who: str = "draw_dot") -> "GraphTooLargeError":
+        """The refusal for a graph of `nodes` value nodes, worded for the function `who`."""
+        return cls(
+            f"{who}: the graph behind this Value has {nodes:,} nodes, more than max_nodes={max_nodes:,};"
+            " Graphviz would take a very long time to lay it out and the picture would be unreadable."
+            " Draw it by layer or by neuron instead: draw_dot(root, model=<the model>, collapse=\"layer\")"
+            " (one box per layer) or collapse=\"neuron\" (one box per neuron call); or draw a part of it:"
+            " max_depth=3 (the last ops before the root), stop_at=<nodes whose history to leave out> (e.g. a"
+            " layer's inputs, for one neuron at a time), draw_dot(<an inner node>) for the graph behind it,"
+            " or pass max_nodes=None to draw everything anyway."
+        )
 
 
 class Drawing(graphviz.Digraph):
@@ -42,10 +62,12 @@ class Drawing(graphviz.Digraph):
     missing Graphviz gives `DotNotFoundError` with the two ways to get one, and asking
     graphviz-pure for a format it lacks (PDF) says so instead of failing inside it.
 
-    `values` holds the drawn Values in DOT-id order: node `v3` is `values[3]`.
+    `values` holds the drawn Values in DOT-id order: node `v3` is `values[3]`. A drawing by
+    neuron or by layer (`collapse=`) holds its boxes in `boxes` instead: node `b3` is `boxes[3]`.
     """
 
     values: Tuple[Value, ...] = ()
+    boxes: Tuple[Box, ...] = ()
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:  # also behind Jupyter's inline display
         _ensure_dot(kwargs.get("format") or (args[0] if args else None) or self.format)
@@ -184,6 +206,9 @@ def draw_dot(
     max_depth: Optional[int] = None,
     stop_at: Optional[Iterable[Value]] = None,
     precision: int = 4,
+    model: Optional[Module] = None,
+    collapse: Optional[str] = None,
+    legend: bool = False,
 ) -> Drawing:
     """Draw the computation graph behind `root` as a `graphviz.Digraph`.
 
@@ -213,9 +238,26 @@ def draw_dot(
         stop_at: nodes whose own history is not drawn (for example a layer's inputs, to
             draw one layer or one neuron at a time).
         precision: decimals shown for data and grad.
+        model: with `collapse`, the Module whose calls built the graph (an MLP, Layer,
+            Neuron, or a Sequential holding them).
+        collapse: "neuron" draws each call of a neuron (its weighted sum and activation)
+            as one box showing its output's data and grad; "layer" merges every call of a
+            layer into one box showing how many calls it merges and the gradient norm of
+            its parameters. Inputs, constants and the loss's ops are drawn node by node
+            when there are few (at most 20 ops, and 20 leaves), else merged: the model's
+            inputs into an "inputs" box, ops into one box per connected stretch ("loss"
+            holds the root).
+            A parameter read outside its neuron (an L2 term) comes from its layer's box
+            along a dashed edge (by neuron: from a box of that layer's parameters).
+            `highlight` may then only be a Value (its box is marked), and `show_local`,
+            `max_depth` and `stop_at` do not apply. See `micrograd.visual.collapse`.
+        legend: add a legend that explains the drawing's border colours, fills, boxes and
+            edge numbers (only those that appear in it).
 
     Raises:
-        GraphTooLargeError: more than `max_nodes` value nodes would be drawn.
+        GraphTooLargeError: more than `max_nodes` value nodes (or boxes) would be drawn.
+        ValueError: a bad option, `collapse` without `model`, or a `model` none of whose
+            neurons was called in the graph.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
@@ -226,16 +268,16 @@ def draw_dot(
             raise ValueError(f"draw_dot {name} must be a non-negative int or None, got {n!r}")
     if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 17:
         raise ValueError(f"draw_dot precision must be an int from 0 to 17, got {precision!r}")
+    flag("draw_dot legend", legend)
+    if collapse is not None or model is not None:
+        return _draw_collapsed(root, model, collapse, format=format, rankdir=rankdir, show_local=show_local,
+                               color_by_grad=color_by_grad, params=params, inputs=inputs, highlight=highlight,
+                               max_nodes=max_nodes, max_depth=max_depth, stop_at=stop_at, precision=precision,
+                               legend=legend)
 
     nodes, cut = _walk(root, max_depth, _as_set(stop_at, "stop_at"))
     if max_nodes is not None and len(nodes) > max_nodes:
-        raise GraphTooLargeError(
-            f"draw_dot: the graph behind this Value has {len(nodes):,} nodes, more than max_nodes={max_nodes:,};"
-            " Graphviz would take a very long time to lay it out and the picture would be unreadable."
-            " Draw a part of it instead: max_depth=3 (the last ops before the root), stop_at=<nodes whose history"
-            " to leave out> (e.g. a layer's inputs, for one neuron at a time), draw_dot(<an inner node>) for the"
-            " graph behind it, or pass max_nodes=None to draw everything anyway."
-        )
+        raise GraphTooLargeError.for_graph(len(nodes), max_nodes)
     moment = _moment(root, highlight) if highlight is not None else None
     if moment is not None and moment.node not in set(nodes):
         raise ValueError(f"draw_dot: the highlighted node {moment.node!r} is not in the drawn graph")
@@ -267,6 +309,12 @@ def draw_dot(
         dot.node(ids[node], **attrs)
         if node.parents:
             _draw_op(dot, node, ids, node in cut, moment, show_local, precision)
+    if legend:
+        drawn = {_leaf_kind(n, param_set, input_set) for n in nodes if mark_leaves and n.is_leaf}
+        if any(n.op == "affine" and len(n.operands) != len(n.parents) for n in nodes if n not in cut):
+            drawn.add("constant")  # a neuron fed plain numbers: they are drawn as constants
+        hand = any(_by_hand(n) for n in nodes)
+        _draw_legend(dot, _plain_legend(drawn, color_by_grad, moment, show_local, hand, any(n in cut for n in nodes)))
     return dot
 
 
@@ -277,6 +325,10 @@ def _shown_numbers(node: Value, moment: Optional[_Moment]) -> Tuple[Optional[flo
     if moment.forward:  # values appear one by one; gradients are not part of the forward pass
         return (node.data if node in moment.known else None), None
     return node.data, moment.known.get(node)
+
+
+def _leaf_kind(node: Value, params: Set[Value], inputs: Set[Value]) -> str:
+    return "parameter" if node in params else "input" if node in inputs else "constant"
 
 
 def _mark_leaf(attrs: Dict[str, str], node: Value, params: Set[Value], inputs: Set[Value]) -> List[str]:
@@ -352,3 +404,266 @@ def _by_hand(node: Value) -> bool:
 
 def _hot() -> Dict[str, str]:
     return {"color": _HIGHLIGHT_COLOUR, "fontcolor": _HIGHLIGHT_COLOUR, "penwidth": "2"}
+
+
+# --- the legend ------------------------------------------------------------------------------
+
+class _Entry(NamedTuple):
+    """One row of the legend: a small sample drawn as the drawing draws it, and its meaning."""
+
+    sample: str  # the sample's text
+    meaning: str
+    color: str = "black"  # the sample's border
+    border: int = 1  # its width; 0 for none (a number on an edge, an op's name)
+    dashed: bool = False
+    fill: str = ""
+    fontcolor: str = "black"
+
+
+_LEAF_ENTRIES = {
+    "parameter": _Entry("w", "blue border: a parameter (trained)", _PARAM_COLOUR, 2),
+    "input": _Entry("x", "green border: an input", _INPUT_COLOUR, 2),
+    "constant": _Entry("1", "grey, dashed: a constant (neither parameter nor input)", _CONSTANT_COLOUR, 1, True,
+                       fontcolor=_CONSTANT_COLOUR),
+}
+
+
+def _plain_legend(leaves: Set[str], color_by_grad: bool, moment: Optional[_Moment], show_local: bool,
+                  hand: bool, cut: bool) -> List[_Entry]:
+    """The legend's rows for a node-by-node drawing: only what this drawing shows."""
+    entries = [
+        _Entry("label | data | grad", "a value: its number, and d(root)/d(value)"),
+        _Entry("+", "an ellipse: the op that made the value its arrow points to", border=0),
+    ]
+    entries += [_LEAF_ENTRIES[kind] for kind in ("parameter", "input", "constant") if kind in leaves]
+    if color_by_grad:
+        entries.append(_Entry("grad", "fill: |grad|, darkest for the largest in the drawing", fill=_GRAD_COLOURS[-2]))
+    if moment is not None:
+        entries.append(_Entry("node", "red border: the node of this step", _HIGHLIGHT_COLOUR, 3))
+        if not moment.forward:
+            entries.append(_Entry("+= g", "red edge: gradient this step adds to an input", border=0,
+                                  fontcolor=_HIGHLIGHT_COLOUR))
+        entries.append(_Entry(_UNKNOWN, "not known yet at this step", border=0))
+    if show_local:
+        entries.append(_Entry("0.5", "a number on an edge into an op: the local derivative d(op)/d(input),"
+                              " the factor the chain rule multiplies by", border=0))
+        if moment is not None and not moment.forward:
+            entries.append(_Entry("l * g = a", "the chain rule at this step: local derivative * grad = added",
+                                  border=0, fontcolor=_HIGHLIGHT_COLOUR))
+        if hand:
+            entries.append(_Entry("", "no number: a hand-written _backward (its derivatives are not recorded)",
+                                  border=0))
+    if cut:
+        entries.append(_Entry("(k inputs not drawn)", "the graph goes on behind this op", border=0))
+    return entries
+
+
+def _draw_legend(dot: Drawing, entries: List[_Entry]) -> None:
+    """The rows as one node, `legend`: an HTML-like table, so the rows keep their order in any layout."""
+    rows = []
+    for e in entries:
+        cell = [f'border="{e.border}"', f'color="{e.color}"']
+        if e.dashed:
+            cell.append('style="dashed"')
+        if e.fill:
+            cell.append(f'bgcolor="{e.fill}"')
+        sample = f'<font color="{e.fontcolor}">{html.escape(e.sample)}</font>' if e.sample else " "
+        rows.append(f'<tr><td {" ".join(cell)}>{sample}</td><td align="left">{html.escape(e.meaning)}</td></tr>')
+    frame = f'border="1" cellborder="0" cellspacing="4" cellpadding="3" style="dashed" color="{_CONSTANT_COLOUR}"'
+    table = (f"<table {frame}>"
+             '<tr><td colspan="2"><b>legend</b></td></tr>' + "".join(rows) + "</table>")
+    dot.node("legend", label=f"<{table}>", shape="plaintext", fontsize="11")
+
+
+# --- drawing by neuron or by layer -------------------------------------------------------------
+
+def _draw_collapsed(root: Value, model: Any, collapse: Any, *, format: str, rankdir: str, show_local: bool,
+                    color_by_grad: bool, params: Any, inputs: Any, highlight: Any, max_nodes: Optional[int],
+                    max_depth: Optional[int], stop_at: Any, precision: int, legend: bool) -> Drawing:
+    if collapse is None:
+        raise ValueError(
+            "draw_dot: model= is used only to draw the graph by neuron or by layer; pass collapse=\"neuron\" or"
+            " collapse=\"layer\" with it (to mark the model's parameters in a node-by-node drawing, pass"
+            " params=model instead)"
+        )
+    one_of("draw_dot collapse", collapse, COLLAPSE_MODES)
+    if model is None:
+        raise ValueError(
+            f"draw_dot collapse={collapse!r} needs model=, the Module whose calls built the graph"
+            " (the MLP, Layer, Neuron or Sequential), to find its neurons"
+        )
+    instance_of("draw_dot model", model, Module, "a Module (an MLP, Layer, Neuron or Sequential)")
+    for name, given in (("max_depth", max_depth is not None), ("stop_at", stop_at is not None),
+                        ("show_local", show_local)):
+        if given:
+            raise ValueError(
+                f"draw_dot: {name} does not apply with collapse={collapse!r} (a box merges many ops and edges);"
+                f" draw without collapse= to use {name}"
+            )
+    if highlight is not None and not isinstance(highlight, Value):
+        raise ValueError(
+            f"draw_dot: with collapse={collapse!r}, highlight may only be a Value (its box is marked), got"
+            f" {type(highlight).__name__}; a moment of a pass (a BackwardStep or ForwardStep) is drawn node by"
+            " node: draw without collapse=, with max_depth= or stop_at= for a big graph"
+        )
+    graph = collapse_graph(root, model, collapse)
+    if max_nodes is not None and len(graph.boxes) > max_nodes:
+        hint = ' collapse="layer" draws one box per layer,' if collapse == "neuron" else ""
+        raise GraphTooLargeError(
+            f"draw_dot: collapse={collapse!r} still gives {len(graph.boxes):,} boxes, more than"
+            f" max_nodes={max_nodes:,};{hint} draw_dot(<one output>) draws a smaller graph, or pass max_nodes=None"
+            " to draw it anyway."
+        )
+    marked = _highlighted_boxes(graph, highlight, root, collapse) if highlight is not None else []
+    param_set, input_set = _as_set(params, "params"), _as_set(inputs, "inputs")
+    mark_leaves = bool(param_set or input_set)
+
+    dot = Drawing(format=format, graph_attr={"rankdir": rankdir})
+    dot.boxes = tuple(graph.boxes)
+    ids = {id(box): f"b{i}" for i, box in enumerate(graph.boxes)}
+    shown = {id(box): _box_grad(box) for box in graph.boxes}
+    largest = max((abs(g) for g in shown.values() if g is not None), default=0.0)
+    leaf_kinds = set()
+    for box in graph.boxes:
+        name = ids[id(box)]
+        attrs = {"shape": "record", "label": _box_label(box, precision, rankdir)}
+        styles = []
+        if box.kind == "value" and box.output is not None and box.output.is_leaf and mark_leaves:
+            styles += _mark_leaf(attrs, box.output, param_set, input_set)
+            leaf_kinds.add(_leaf_kind(box.output, param_set, input_set))
+        elif box.kind in ("layer", "parameters"):
+            attrs.update(color=_PARAM_COLOUR, penwidth="2")
+        elif box.kind in ("inputs", "leaves"):
+            attrs.update(color=_INPUT_COLOUR if box.name == "inputs" else _CONSTANT_COLOUR, penwidth="2")
+        elif box.kind in ("ops", "loss"):
+            styles.append("rounded")
+        grad = shown[id(box)]
+        if color_by_grad and grad is not None:
+            level = 0 if largest == 0.0 else round(abs(grad) / largest * (len(_GRAD_COLOURS) - 1))
+            attrs["fillcolor"] = _GRAD_COLOURS[level]
+            styles.append("filled")
+        if any(box is m for m in marked):
+            attrs.update(color=_HIGHLIGHT_COLOUR, penwidth="3")
+        if styles:
+            attrs["style"] = ",".join(styles)
+        dot.node(name, **attrs)
+        out = box.output
+        if box.kind == "value" and out is not None and out.parents:  # one op, drawn as in a full drawing
+            label = out.op or "?"
+            constants = [a for a in out.operands if not isinstance(a, Value)]
+            if out.op in ("*", "+") and constants:
+                label = f"{out.op} {constants[0]:g}"
+            dot.node(name + "_op", label=_escape_text(label))
+            dot.edge(name + "_op", name)
+    for src, to, count, is_param in graph.edges:
+        head = ids[id(to)] + ("_op" if to.kind == "value" and to.output is not None and to.output.parents else "")
+        edge: Dict[str, str] = {}
+        if is_param:
+            edge.update(style="dashed", color=_PARAM_COLOUR, fontcolor=_PARAM_COLOUR,
+                        label=_escape_text(f"{count} parameter{'s' if count > 1 else ''}"))
+        elif count > 1:
+            edge["label"] = _escape_text(f"{count:,} values")
+        dot.edge(ids[id(src)], head, **edge)
+    if legend:
+        _draw_legend(dot, _collapsed_legend(graph, leaf_kinds, color_by_grad, bool(marked)))
+    return dot
+
+
+def _box_grad(box: Box) -> Optional[float]:
+    """The number `color_by_grad` fills a box by: its output's grad, or its parameters' norm."""
+    if box.kind in ("layer", "parameters"):
+        return box.grad_norm
+    if box.kind in ("inputs", "leaves") or box.output is None:
+        return None
+    return float(box.output.grad)
+
+
+def _box_label(box: Box, precision: int, rankdir: str) -> str:
+    """A box's record label: its rows one above the other, a row's fields side by side."""
+    def number(x: float) -> str:
+        return f"{x:.{precision}f}"
+
+    rows: List[Union[str, Tuple[str, ...]]]
+    out = box.output
+    if box.kind == "value":  # one node alone, as a node-by-node drawing shows it: label | data | grad
+        node = box.nodes[0]
+        fields = ([node.label] if node.label else []) + ["data " + number(node.data), "grad " + number(node.grad)]
+        return "{ " + " | ".join(_escape_record(f) for f in fields) + " }"
+    if box.kind == "neuron" and out is not None:
+        rows = [box.name or "neuron", (repr(box.module), "data " + number(out.data), "grad " + number(out.grad))]
+    elif box.kind == "layer":
+        neurons = len(getattr(box.module, "neurons", [box.module]))
+        rows = [box.name, f"{neurons} neuron{'s' if neurons > 1 else ''}",
+                f"{box.calls:,} call{'s' if box.calls != 1 else ''} ({box.neuron_calls:,} neuron calls)",
+                f"grad norm {number(box.grad_norm)} ({len(box.parameters)} parameters)"]
+    elif box.kind == "parameters":
+        rows = [f"{box.name} parameters", f"{len(box.nodes)} read outside the neurons",
+                f"grad norm {number(box.grad_norm)} (all {len(box.parameters)})"]
+    elif box.kind == "inputs":
+        rows = [box.name, f"{len(box.nodes):,} values"]
+    else:  # merged ops
+        counts: Dict[str, int] = {}
+        for node in box.nodes:
+            if node.parents:
+                counts[node.op] = counts.get(node.op, 0) + 1
+        ops = ", ".join(f"{op} x{k}" for op, k in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        leaves = sum(1 for node in box.nodes if not node.parents)
+        read = f" (and {leaves:,} lea{'ves' if leaves > 1 else 'f'} they read)" if leaves else ""
+        rows = [box.name, f"{sum(counts.values()):,} ops: {ops}{read}"]
+        rows.append(("data " + number(out.data), "grad " + number(out.grad)) if out is not None
+                    else f"{box.outputs:,} outputs")
+    # A record's fields run across the rank direction and flip at each { }: in a left-to-right
+    # drawing `a | { b | c }` puts a above b and c side by side; top to bottom that needs braces.
+    body = " | ".join(_escape_record(r) if isinstance(r, str) else "{ " + " | ".join(map(_escape_record, r)) + " }"
+                      for r in rows)
+    return "{ " + body + " }" if rankdir in ("TB", "BT") else body
+
+
+def _highlighted_boxes(graph: Collapsed, node: Value, root: Value, collapse: str) -> List[Box]:
+    box = graph.box_of.get(node)
+    if box is not None:
+        return [box]
+    # A parameter inside its neuron: every box (every call) of that neuron, or its layer's box.
+    owners = [b for b in graph.boxes if b.module is not None and b.kind in ("neuron", "layer")
+              and any(p is node for p in b.module.parameters())]
+    if owners:
+        return owners
+    raise ValueError(f"draw_dot: the highlighted node {node!r} is not in the graph behind {root!r}")
+
+
+def _collapsed_legend(graph: Collapsed, leaves: Set[str], color_by_grad: bool, highlighted: bool
+                      ) -> List[_Entry]:
+    """The legend's rows for a drawing by neuron or by layer: only what this drawing shows."""
+    kinds = {box.kind for box in graph.boxes}
+    entries = []
+    if "neuron" in kinds:
+        entries.append(_Entry("name | neuron | data | grad",
+                              "one call of a neuron (weighted sum and activation): its output's data and grad"))
+    if "layer" in kinds:
+        entries.append(_Entry("name | calls | grad norm",
+                              "a layer: all its calls in one box; grad norm = sqrt(sum of grad^2) of its parameters",
+                              _PARAM_COLOUR, 2))
+    if "parameters" in kinds:
+        entries.append(_Entry("name parameters", "a layer's parameters that are read outside its neurons (L2 term)",
+                              _PARAM_COLOUR, 2))
+    if "inputs" in kinds or "leaves" in kinds:
+        entries.append(_Entry("inputs | n values", "leaves merged into one box (green: they feed the model)",
+                              _INPUT_COLOUR, 2))
+    if "ops" in kinds or "loss" in kinds:
+        entries.append(_Entry("loss | ops | data | grad",
+                              "ops outside the neurons merged into one box"
+                              " (data, grad: of its output, when it has one)"))
+    if "value" in kinds:
+        entries.append(_Entry("label | data | grad", "one node outside the neurons, drawn as itself"))
+    entries += [_LEAF_ENTRIES[kind] for kind in ("parameter", "input", "constant") if kind in leaves]
+    if any(is_param for *_, is_param in graph.edges):
+        entries.append(_Entry("k parameters", "dashed blue edge: parameters read directly (the L2 term)", border=0,
+                              fontcolor=_PARAM_COLOUR))
+    if any(count > 1 for _, _, count, _ in graph.edges):
+        entries.append(_Entry("n values", "on an edge: how many distinct nodes flow along it", border=0))
+    if color_by_grad:
+        entries.append(_Entry("grad", "fill: |grad| (a layer: its grad norm), darkest for the largest here",
+                              fill=_GRAD_COLOURS[-2]))
+    if highlighted:
+        entries.append(_Entry("box", "red border: the box holding the highlighted node", _HIGHLIGHT_COLOUR, 3))
+    return entries

@@ -217,7 +217,7 @@ def plot_grad_norms(
 def confusion_matrix(
     labels: Sequence[int], predictions: Sequence[int], n_classes: Optional[int] = None
 ) -> List[List[int]]:
-    """counts[true][predicted] for classes 0..n_classes-1 (default: the largest class seen, plus 1)."""
+    """`counts[true][predicted]` for classes 0..n_classes-1 (default: the largest class seen, plus 1)."""
     if len(labels) != len(predictions):
         raise ValueError(
             f"confusion_matrix needs as many predictions as labels, got {len(predictions)} and {len(labels)}"

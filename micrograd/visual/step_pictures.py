@@ -1,37 +1,54 @@
 """Watching a pass node by node: drawings of every step, an interactive stepper for
 Jupyter, and numbered image files.
 
-`frames(root)` runs `root`'s backward pass (exactly `root.backward()`, so leaves
-accumulate as usual) and draws the graph after each step. `step_through(root)` shows them
-with a slider and a play button when `ipywidgets` is installed (`pip install
-micrograd[jupyter]`), and returns the plain list of drawings otherwise. `save_frames` writes
-them as `step_000.svg`, `step_001.svg`, ... for slides or an animation tool.
+`frames(root)` draws the graph after each step of `root`'s backward pass; `step_frames`
+gives each drawing with its step (and so its worked calculation, `step.explanation`).
+`step_through(root)` shows them with a slider, a play button and the calculation of each
+step when `ipywidgets` is installed (`pip install micrograd[jupyter]`), and returns the
+plain list of drawings otherwise. `save_frames` writes them as `step_001.svg`,
+`step_002.svg`, ... (file k is step k, as everywhere) for slides or an animation tool;
+`micrograd.save_html` writes a stepper that opens in any browser.
+
+Every picture of a pass shows that pass alone, and leaves the graph as it found it: the
+pass runs on the side (each leaf's gradient starts from 0, so a leaf shows what this pass
+adds to it, as `explain` does), and afterwards every `.grad` is put back exactly as it was,
+however often you draw. To change the gradients, call `root.backward()` (or step through
+`backward_steps(root)`, which *is* `backward()`).
 """
 
 from __future__ import annotations
 
+import html
 import pathlib
-from typing import Any, Dict, List, Union, cast
+import re
+from typing import Any, Dict, List, Tuple, Union, cast
 
-from ..engine import Value
-from ..steps import backward_steps, forward_steps
+from ..engine import Value, topological_order
+from ..steps import BackwardStep, ForwardStep, backward_steps, forward_steps
 from .graph import Drawing, draw_dot
 
-__all__ = ["frames", "save_frames", "step_through"]
+__all__ = ["frames", "save_frames", "step_frames", "step_through"]
 
 _DIRECTIONS = ("backward", "forward")
+Step = Union[BackwardStep, ForwardStep]
 
 
-def frames(root: Value, direction: str = "backward", **draw_options: Any) -> List[Drawing]:
-    """One drawing per step of the pass through `root`'s graph, in order.
+def step_frames(root: Value, direction: str = "backward", **draw_options: Any) -> List[Tuple[Step, Drawing]]:
+    """Every drawn step of one pass through `root`'s graph, with its drawing, in order.
+
+    Backward, the steps are those of `backward_steps(root)` run on the side: each leaf's
+    gradient starts from 0 (so it shows what this pass adds to it; an interior node's is
+    reset by the pass anyway), and once the last step is recorded every `.grad` is put
+    back as it was, so calling this twice gives the same pictures and changes nothing.
+    (Like any new pass, it first undoes a `backward_steps` over the same graph that you
+    left unfinished.) Forward, the steps replay the evaluation order (nothing changes).
 
     Args:
         root: the node to backpropagate from (or, forward, to evaluate up to).
-        direction: "backward" runs `root.backward()` one node at a time (leaves
-            accumulate, as with `backward()`); "forward" replays the evaluation order.
+        direction: "backward" or "forward".
         **draw_options: passed to `draw_dot` (`show_local=True`, `rankdir="TB"`, ...).
             The size limit `max_nodes` is checked before the pass runs. With
-            `max_depth` or `stop_at`, only the steps at drawn nodes get a drawing.
+            `max_depth` or `stop_at`, only the steps at drawn nodes are kept.
     """
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
@@ -39,10 +56,41 @@ def frames(root: Value, direction: str = "backward", **draw_options: Any) -> Lis
         raise TypeError("frames draws every step itself: do not pass highlight")
     # The size guard and option checks, before any .grad changes; and which nodes are in view.
     drawn = set(draw_dot(root, **draw_options).values)
-    steps = backward_steps(root) if direction == "backward" else forward_steps(root)
-    # With max_depth or stop_at, the pass still runs through every node, but only the
-    # steps at drawn nodes get a picture.
-    return [draw_dot(root, highlight=step, **draw_options) for step in steps if step.node in drawn]
+    steps: List[Step] = list(forward_steps(root)) if direction == "forward" else _backward_on_the_side(root)
+    # Each drawing reads its step's record (`step.grads`), never the live .grad, so the
+    # pictures can be drawn after the gradients are back.
+    return [(step, draw_dot(root, highlight=step, **draw_options)) for step in steps if step.node in drawn]
+
+
+def _backward_on_the_side(root: Value) -> List[Step]:
+    """All steps of `backward_steps(root)` with the leaves starting from 0, leaving every
+    `.grad` as it was found."""
+    total = len(topological_order(root))
+    leaves = [(node, node.grad) for node in topological_order(root) if node.is_leaf]
+    for leaf, _ in leaves:
+        leaf.grad = 0.0
+    try:
+        steps: List[Step] = []
+        it = backward_steps(root)
+        try:
+            for _ in range(total):  # every step, but not the end of the pass:
+                steps.append(next(it))
+        finally:
+            it.close()  # a pass closed before its end puts every gradient back (the engine's undo)
+    finally:
+        for leaf, g in leaves:  # and the leaves get what they held before they were zeroed
+            leaf.grad = g
+    return steps
+
+
+def frames(root: Value, direction: str = "backward", **draw_options: Any) -> List[Drawing]:
+    """One drawing per step of the pass through `root`'s graph, in order.
+
+    Each shows the gradients of this pass alone (a leaf's is what the pass adds to it), and
+    every `.grad` is left exactly as it was: see `step_frames`, which takes the same
+    arguments and also gives each drawing's step.
+    """
+    return [drawing for _, drawing in step_frames(root, direction, **draw_options)]
 
 
 def save_frames(
@@ -54,15 +102,17 @@ def save_frames(
     prefix: str = "step",
     **draw_options: Any,
 ) -> List[pathlib.Path]:
-    """Render every step of the pass to `directory/{prefix}_000.{format}`, ... and return
-    the paths. The directory is created if needed. `format` is any format the `dot` program
-    writes ("svg", "png"; graphviz-pure has no "pdf")."""
+    """Render every step of the pass to `directory/{prefix}_001.{format}`, ... and return
+    the paths: file k is step k of the pass, numbered from 1 as in "step 1 of N" (what
+    ffmpeg's `step_%03d.png` also finds). The directory is created if needed. `format` is any
+    format the `dot` program writes ("svg", "png"; graphviz-pure has no "pdf"). Like
+    `frames`, it shows this pass's gradients and leaves every `.grad` as it was."""
     out = pathlib.Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     drawings = frames(root, direction, **draw_options)
-    width = max(3, len(str(len(drawings) - 1)))
+    width = max(3, len(str(len(drawings))))
     paths = []
-    for i, drawing in enumerate(drawings):
+    for i, drawing in enumerate(drawings, 1):
         path = out / f"{prefix}_{i:0{width}d}.{format}"
         path.write_bytes(drawing.pipe(format=format))
         paths.append(path)
@@ -71,32 +121,58 @@ def save_frames(
 
 def step_through(root: Value, direction: str = "backward", **draw_options: Any) -> Any:
     """An interactive stepper for Jupyter: a slider (and play button) over the steps of
-    the pass, showing the graph at each. Without `ipywidgets` installed, the list of
-    drawings from `frames` (display them one by one, or index into it)."""
-    drawings = frames(root, direction, **draw_options)
+    the pass, numbered 1 to N as in "step k of N", showing the graph at each (fitted to the
+    cell's width) and, under it, the step's calculation: backward, the chain rule's worked
+    calculation of the highlighted node's gradient (`step.explanation`); forward, how its
+    value was computed. Like `frames`, it shows this pass's gradients and leaves every
+    `.grad` as it was. Without `ipywidgets` installed, the list of drawings from `frames`."""
+    pictured = step_frames(root, direction, **draw_options)
     try:
         import ipywidgets as widgets
     except ImportError:  # optional: the drawings are still useful as a list
-        return drawings
+        return [drawing for _, drawing in pictured]
 
-    rendered: Dict[int, str] = {}
+    rendered: Dict[int, Tuple[str, str]] = {}
 
-    def svg(i: int) -> str:  # render on demand: most frames of a long pass are never looked at
-        if i not in rendered:
-            rendered[i] = cast(str, drawings[i].pipe(format="svg", encoding="utf-8"))
-        return rendered[i]
+    def shown(k: int) -> Tuple[str, str]:  # render on demand: most frames of a long pass are never looked at
+        if k not in rendered:
+            step, drawing = pictured[k - 1]
+            svg = cast(str, drawing.pipe(format="svg", encoding="utf-8"))
+            rendered[k] = (_fit_to_width(svg), _markdown_html(step.explanation._repr_markdown_()))
+        return rendered[k]
 
-    last = len(drawings) - 1
-    slider = widgets.IntSlider(value=0, min=0, max=last, description="step", continuous_update=False)
-    play = widgets.Play(value=0, min=0, max=last, interval=1000, description="play")
+    total = len(pictured)
+    slider = widgets.IntSlider(value=1, min=1, max=total, description="step", continuous_update=False)
+    play = widgets.Play(value=1, min=1, max=total, interval=1000, description="play")
     widgets.jslink((play, "value"), (slider, "value"))
-    picture = widgets.HTML(value=svg(0))
-    caption = widgets.Label(value=f"step 1 of {last + 1} ({direction})")
+    svg, math = shown(1)
+    picture = widgets.HTML(value=svg, layout=widgets.Layout(width="100%"))
+    calculation = widgets.HTMLMath(value=math)
+    caption = widgets.Label(value=f"step 1 of {total} ({direction})")
 
     def show(change: Dict[str, Any]) -> None:
-        i = change["new"]
-        picture.value = svg(i)
-        caption.value = f"step {i + 1} of {last + 1} ({direction})"
+        k = change["new"]
+        picture.value, calculation.value = shown(k)
+        caption.value = f"step {k} of {total} ({direction})"
 
     slider.observe(show, names="value")
-    return widgets.VBox([widgets.HBox([play, slider, caption]), picture])
+    return widgets.VBox([widgets.HBox([play, slider, caption]), picture, calculation])
+
+
+def _fit_to_width(svg: str) -> str:
+    """An SVG written by `dot`, made to shrink to its container's width (keeping its
+    proportions) instead of running past it: a wide graph's root stays in view."""
+    return re.sub(r"<svg\b", '<svg style="max-width:100%;height:auto"', svg, count=1)
+
+
+def _markdown_html(markdown: str) -> str:
+    """The small Markdown an `Explanation` or `Computation` writes (lines of text with
+    `$...$` math and `code`), as HTML for a widget that typesets the math (HTMLMath)."""
+    paragraphs = []
+    for line in markdown.split("\n"):
+        if not line.strip():
+            continue
+        text = html.escape(line, quote=False).replace("&amp;nbsp;", "&nbsp;")
+        text = re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
+        paragraphs.append(f"<div>{text}</div>")
+    return "\n".join(paragraphs)
