@@ -88,7 +88,9 @@ _EXPORTS = {
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = [*_EXPORTS, "__version__"]
+# `from micrograd import *` must not shadow the builtin compile(): it is `micrograd.compile`, or
+# `from micrograd import compile` when asked for by name.
+__all__ = [*(name for name in _EXPORTS if name != "compile"), "__version__"]
 
 # karpathy's trace_graph.ipynb imports micrograd and graphviz, then renders with graphviz
 # directly: it must find a `dot` program without setup, yet `import micrograd` must not

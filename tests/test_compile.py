@@ -402,3 +402,10 @@ def test_a_graph_of_300k_edges_compiles_in_parts():
     twin.backward()
     assert value == twin.data and grads == [p.grad for p in model.parameters()]
     assert before == [p.data for p in model.parameters()]
+
+
+def test_a_star_import_of_micrograd_leaves_the_builtin_compile_alone():
+    namespace: dict = {}
+    exec("from micrograd import *", namespace)  # noqa: S102
+    assert "compile" not in namespace and "Program" in namespace
+    assert micrograd.compile is compile and "compile" in dir(micrograd)
