@@ -1,7 +1,9 @@
 """One engine's side of the demo-step benchmark; run by bench_step.py in each interpreter.
 
     python demo_step.py micrograd STEPS   # whichever micrograd this interpreter imports
+    python demo_step.py compiled STEPS    # ours, the step traced once by micrograd.compile and replayed
     python demo_step.py floats STEPS      # hand-written plain-float forward/backward
+    python demo_step.py torch STEPS       # PyTorch, the whole batch at once (when written: see torch_steps)
 
 The step is karpathy's demo.ipynb: MLP 2-16-16-1 (seed 1337) on 100 two-moons points,
 hinge loss + 1e-4 L2, SGD with the demo's linear learning-rate decay. Prints one JSON
@@ -46,6 +48,45 @@ def micrograd_steps(steps):
         times.append(time.perf_counter() - start)
         losses.append(loss)
     return times, losses
+
+
+def compiled_steps(steps):
+    """The same step replayed by `micrograd.compile`: the graph is built and traced once (timed
+    apart, as `trace`), then every step is zero_grad, `program.run()` and the same SGD update."""
+    from micrograd import compile
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    start, cpu = time.perf_counter(), time.process_time()
+    inputs = [list(map(Value, xrow)) for xrow in X]  # leaves now: the graph is built once, outside the steps
+    scores = list(map(model, inputs))
+    step_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores)]
+    total_loss = sum(step_losses) * (1.0 / len(step_losses)) + 1e-4 * sum((p * p for p in model.parameters()))
+    program = compile(total_loss)
+    trace = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+             "nodes": len(program.nodes), "edges": program.edges}
+    others = [leaf for leaf in program.leaves if leaf not in set(model.parameters())]
+    times, losses = [], []
+    for k in range(steps):
+        start = time.perf_counter()
+        model.zero_grad()
+        for leaf in others:  # the inputs' gradients: the eager step makes new inputs, with 0, each step
+            leaf.grad = 0.0
+        loss = program.run()
+        learning_rate = 1.0 - 0.9 * k / 100
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        times.append(time.perf_counter() - start)
+        losses.append(loss)
+    return times, losses, trace
+
+
+def torch_steps(steps):
+    """PyTorch's batched CPU step on the same model and data: the hook for the batched engine's
+    comparison. Return (times, losses), or None while it is not written (bench_step.py then says so)."""
+    return None
 
 
 def float_steps(steps):
@@ -144,6 +185,14 @@ def main():
     if engine == "floats":
         times, losses = float_steps(steps)
         print(json.dumps({"times": times, "losses": losses}))
+        return
+    if engine == "compiled":
+        times, losses, trace = compiled_steps(steps)
+        print(json.dumps({"times": times, "losses": losses, "trace": trace}))
+        return
+    if engine == "torch":
+        result = torch_steps(steps)
+        print(json.dumps(None if result is None else {"times": result[0], "losses": result[1]}))
         return
     times, losses = micrograd_steps(steps)
     result = {"times": times, "losses": losses, "bytes_per_add": bytes_per_add_constant()}

@@ -9,7 +9,8 @@ The package is layered, each layer importing only the ones below it:
 
     arguments   argument checks (standard library only)
     engine      `Value`, its ops (`Primitive`, `primitive` for your own) and the backward pass
-    nn, steps   modules (`MLP`); the backward and forward passes one step at a time
+    nn, steps   modules (`MLP`); the backward and forward passes one step at a time;
+    compiler    a graph traced once and replayed as generated Python (`compile`);
     batched     one example's graph run for a whole batch at once (`run_batch`, NumPy)
     training    losses, optimizers, data sets, `fit`, saving models, diagnostics
     testing     finite-difference gradient checks; hypothesis strategies; the bridge to PyTorch
@@ -41,6 +42,9 @@ _EXPORTS = {
     "primitive": "micrograd.engine",
     "BackwardStep": "micrograd.steps",
     "explain": "micrograd.explanation",
+    "compile": "micrograd.compiler",
+    "Program": "micrograd.compiler",
+    "ReplayMismatchError": "micrograd.compiler",
     "Explanation": "micrograd.explanation",
     "Computation": "micrograd.explanation",
     "ForwardStep": "micrograd.steps",
@@ -88,7 +92,9 @@ _EXPORTS = {
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = [*_EXPORTS, "__version__"]
+# `from micrograd import *` must not shadow the builtin compile(): it is `micrograd.compile`, or
+# `from micrograd import compile` when asked for by name.
+__all__ = [*(name for name in _EXPORTS if name != "compile"), "__version__"]
 
 # karpathy's trace_graph.ipynb imports micrograd and graphviz, then renders with graphviz
 # directly: it must find a `dot` program without setup, yet `import micrograd` must not

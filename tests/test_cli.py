@@ -99,6 +99,30 @@ def test_demo_prints_the_final_numbers_of_its_history(tmp_path, capsys):
     assert "model: MLP 2-4-1 (17 parameters), hinge loss on -1/+1 labels + 1e-4 L2" in out
 
 
+def test_demo_trains_with_the_compiled_step_and_eager_gives_the_same_files(tmp_path, capsys):
+    code, out, _, folder = run(tmp_path, capsys, out="compiled")
+    assert code == 0
+    assert re.search(r"step:  compiled \(micrograd.compile\): [\d.]+ ms an epoch instead of [\d.]+ ms eager,"
+                     r" [\d.]+x faster; the trace took [\d.]+ s and (paid for itself after \d+ epochs|did not pay)",
+                     out)
+    code, eager_out, _, eager_folder = run(tmp_path, capsys, "--eager", out="eager")
+    assert code == 0
+    assert "step:  eager (--eager)" in eager_out
+    for name in ("history.json", "model.json", "neuron.svg"):
+        assert (folder / name).read_bytes() == (eager_folder / name).read_bytes(), name
+
+    def numbers(text):
+        return re.sub(r"(done in|step: ) .*", "", text.replace(str(folder), "DIR").replace(str(eager_folder), "DIR"))
+
+    assert numbers(out) == numbers(eager_out)
+
+
+def test_demo_says_why_a_cross_entropy_run_trains_eagerly(tmp_path, capsys):
+    code, out, _, _ = run(tmp_path, capsys, "--dataset", "spiral")
+    assert code == 0
+    assert "step:  eager, as a compiled step would not replay exactly: cross_entropy" in out
+
+
 def test_demo_without_a_held_out_part_trains_on_every_point(tmp_path, capsys):
     code, out, _, folder = run(tmp_path, capsys, "--test-size", "0")
     assert code == 0
@@ -141,7 +165,7 @@ def test_same_seed_same_numbers_and_files_other_seed_other_numbers(tmp_path, cap
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
         code, out, _, folder = run(tmp_path, capsys, "--seed", seed, "--dataset", "spiral", out=name)
         assert code == 0
-        outs[name] = re.sub(r"done in .*", "", out.replace(str(folder), "DIR"))
+        outs[name] = re.sub(r"(done in|step: ) .*", "", out.replace(str(folder), "DIR"))
     a, b, c = (tmp_path / n for n in "abc")
     assert outs["a"] == outs["b"]
     for name in ("history.json", "model.json", "neuron.svg", "neuron.html"):

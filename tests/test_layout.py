@@ -5,7 +5,8 @@
     engine                     the autograd engine
     nn, steps, symbolic,       modules; the passes one step at a time; formulas, central
     numeric, explanation,      differences, the worked chain rule behind a gradient, and
-    batched                    one example's graph run for a whole batch (NumPy, imported lazily)
+    compiler, batched          a graph replayed as generated Python; one example's graph run for a
+                               whole batch (NumPy, imported lazily)
     training | testing         side by side: neither imports the other (testing holds the
                                checking tools: finite differences, strategies, the bridge to PyTorch)
     visual                     drawings and plots
@@ -40,7 +41,7 @@ LAYERS = [
     {"micrograd.arguments", "micrograd.lazy"},
     {"micrograd.engine"},
     {"micrograd.nn", "micrograd.steps", "micrograd.symbolic", "micrograd.numeric", "micrograd.explanation",
-     "micrograd.batched"},
+     "micrograd.compiler", "micrograd.batched"},
     {"micrograd.training", "micrograd.testing"},
     {"micrograd.visual"},
     {"micrograd.exercises"},

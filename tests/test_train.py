@@ -209,3 +209,56 @@ def test_l2_penalty_is_the_demos_sum_in_one_node():
     penalty.backward()
     assert [p.grad for p in ps] == [2e-4 * p.data for p in ps]
     assert l2_penalty([], 0.5).data == 0.0
+
+
+def test_fit_with_the_compiled_step_gives_the_eager_history_bit_for_bit():
+    eager, eager_model = demo_fit(30)
+    compiled, compiled_model = demo_fit(30, compiled=True)
+    assert compiled == eager
+    assert [p.data for p in compiled_model.parameters()] == [p.data for p in eager_model.parameters()]
+    run = compiled.compiled
+    assert run is not None and run.used and run.reason == ""
+    assert run.trace_seconds > 0 and run.eager_step_seconds > 0 and run.replay_step_seconds > 0
+    assert run.speedup == run.eager_step_seconds / run.replay_step_seconds
+    assert eager.compiled is None
+
+
+@pytest.mark.parametrize("kwargs, reason", [
+    ({"batch_size": 10}, "mini-batches"),
+    ({"loss": "cross_entropy"}, "cross_entropy takes the largest logit as a constant"),
+    ({"loss": mse_loss}, "a loss function of your own may build another graph"),
+])
+def test_fit_trains_eagerly_where_a_replay_would_not_be_exact_and_says_why(kwargs, reason):
+    random.seed(0)
+    k = 2 if kwargs.get("loss") == "cross_entropy" else 1
+    model = MLP(2, [4, k])
+    labels = [max(y, 0) for y in Y[:20]] if k == 2 else Y[:20]
+    args = {"loss": "hinge", **kwargs}
+    history = fit(model, X[:20], labels, epochs=2, progress=False, compiled=True, **args)
+    assert history.compiled is not None and not history.compiled.used
+    assert reason in history.compiled.reason
+
+
+def test_fit_compiled_with_multiple_outputs_and_a_metric_reads_the_replayed_outputs():
+    random.seed(3)
+    model = MLP(2, [4, 2])
+    labels = [(1.0 if y > 0 else 0.0) for y in Y[:30]]
+    targets = [[t, 1.0 - t] for t in labels]
+    eager = fit(model, X[:30], targets, loss="mse", epochs=5, progress=False, metric=None)
+    random.seed(3)
+    model = MLP(2, [4, 2])
+    compiled = fit(model, X[:30], targets, loss="mse", epochs=5, progress=False, metric=None, compiled=True)
+    assert compiled == eager and compiled.compiled is not None and compiled.compiled.used
+    random.seed(4)
+    model = MLP(2, [4, 1])
+    a = fit(model, X[:30], labels, loss="bce", epochs=4, progress=False)
+    random.seed(4)
+    model = MLP(2, [4, 1])
+    b = fit(model, X[:30], labels, loss="bce", epochs=4, progress=False, compiled=True)
+    assert a == b and "accuracy" in b
+
+
+def test_fit_compiles_the_second_step_so_two_epochs_never_replay():
+    history, _ = demo_fit(2, compiled=True)
+    assert history.compiled is not None and not history.compiled.used
+    assert "compiled after the second" in history.compiled.reason

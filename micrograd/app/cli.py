@@ -29,7 +29,7 @@ from ..arguments import real, whole_number
 from ..engine import Value, no_grad
 from ..nn import MLP, Neuron
 from ..training import data, serialize
-from ..training.fit import fit
+from ..training.fit import History, fit
 from ..training.optim import SGD, Adam, LinearLR, Optimizer
 from ..visual.graph import draw_dot
 from ..visual.html_stepper import save_html
@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the folder to write into, created if missing; checked before training, and filled"
                       " only at the end, all files or none (default: ./micrograd-demo)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.add_argument("--eager", action="store_true",
+                      help="rebuild the graph every epoch instead of replaying the compiled step (the same numbers,"
+                      " slower per epoch; to compare)")
     demo.set_defaults(parser=demo)  # for errors found after parsing, with the demo's usage line
     exercise_commands.add_commands(commands)
     return parser
@@ -276,7 +279,7 @@ class DemoResult(NamedTuple):
     model: MLP
     train: Tuple[Points, List[int]]
     test: Optional[Tuple[Points, List[int]]]
-    history: Dict[str, List[float]]
+    history: History
     files: Dict[str, pathlib.Path]
     plots_skipped: bool
     neuron: Tuple[int, int]  # (first-layer neuron, training point) drawn in neuron.svg
@@ -341,6 +344,7 @@ def _demo(args: argparse.Namespace) -> DemoResult:
             history = fit(
                 model, X_train, y_train, loss="hinge" if binary else "cross_entropy", optimizer=optimizer,
                 scheduler=schedule, epochs=args.epochs, l2=L2, validation_data=test, progress=not args.no_progress,
+                compiled=not args.eager,
             )
             training = False
             plots_skipped, neuron = _write_files(folder, args, model, (X_train, y_train), test, history)
@@ -376,7 +380,7 @@ def _write_files(
     model: MLP,
     train: Tuple[Points, List[int]],
     test: Optional[Tuple[Points, List[int]]],
-    history: Dict[str, List[float]],
+    history: History,
 ) -> Tuple[bool, Tuple[int, int]]:
     """Draw and save every file into `folder`'s staging names; returns (plots skipped?, (neuron, point))."""
     X_train, y_train = train
@@ -493,7 +497,23 @@ def _report(args: argparse.Namespace, result: DemoResult, start: float) -> None:
         print(f"removed, as they were from an earlier run: {', '.join(path.name for path in result.removed)}")
     if result.plots_skipped:
         print(f"no PNGs: {PLOT_MISSING}")
+    print(_speed(result.history))
     print(f"done in {time.perf_counter() - start:.1f} s")
+
+
+def _speed(history: History) -> str:
+    """One line on the compiled step: what it gained, or why the demo trained eagerly."""
+    run = getattr(history, "compiled", None)  # a plain dict, from a fit of your own: nothing to say
+    if run is None:
+        return "step:  eager (--eager): the graph rebuilt every epoch; without --eager the step is compiled"
+    if not run.used:
+        return f"step:  eager, as a compiled step would not replay exactly: {run.reason}"
+    ms = 1e3
+    pays = run.break_even_steps
+    after = f"paid for itself after {math.ceil(pays)} epochs" if pays != float("inf") else "did not pay for itself"
+    return (f"step:  compiled (micrograd.compile): {run.replay_step_seconds * ms:.1f} ms an epoch instead of"
+            f" {run.eager_step_seconds * ms:.1f} ms eager, {run.speedup:.1f}x faster; the trace took"
+            f" {run.trace_seconds:.2f} s and {after}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

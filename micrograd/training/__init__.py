@@ -14,7 +14,7 @@ from ..lazy import lazy_exports
 from .fit import fit as fit
 
 _EXPORTS = {
-    **dict.fromkeys(["fit", "LOSSES"], "micrograd.training.fit"),
+    **dict.fromkeys(["fit", "LOSSES", "History", "CompiledRun"], "micrograd.training.fit"),
     **dict.fromkeys(
         ["mse_loss", "hinge_loss", "binary_cross_entropy_with_logits", "cross_entropy", "logsumexp",
          "log_softmax", "softmax", "l2_penalty", "binary_accuracy", "accuracy"],

@@ -10,16 +10,19 @@ loss, `zero_grad`, `backward`, (optionally) gradient clipping, `optimizer.step()
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+import statistics
+import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..arguments import whole_number
+from ..compiler import Program, compile
 from ..engine import Value, no_grad
 from ..nn import BatchNorm1d, Module
 from . import losses
 from .data import RandomState, as_rng, batches
 from .optim import SGD, LRScheduler, Optimizer, clip_grad_norm, grad_norm
 
-__all__ = ["fit", "LOSSES"]
+__all__ = ["fit", "LOSSES", "History", "CompiledRun"]
 
 LossFn = Callable[[List[Any], Sequence[Any]], Value]
 MetricFn = Callable[[List[Any], Sequence[Any]], float]
@@ -31,6 +34,46 @@ LOSSES: Dict[str, Tuple[LossFn, Optional[MetricFn]]] = {
     "cross_entropy": (losses.cross_entropy, losses.accuracy),
     "mse": (losses.mse_loss, None),
 }
+
+
+# The losses whose graph has the same shape and constants for the same labels whatever the model
+# outputs: a compiled step replays them exactly. (cross_entropy's logsumexp takes the largest
+# logit as a constant, so its graph changes with the data.)
+REPLAYABLE_LOSSES = ("hinge", "bce", "mse")
+
+
+class CompiledRun(NamedTuple):
+    """How `fit(..., compiled=True)` trained: with the compiled step (`used`), or why not.
+
+    The first two steps run eagerly; the second's graph is traced and replayed from the third
+    on. `eager_step_seconds` is that second step (built and differentiated eagerly),
+    `trace_seconds` what `micrograd.compile` took, `replay_step_seconds` the median of the
+    replayed steps (forward and backward; the optimizer's step is not counted on either side).
+    """
+
+    used: bool
+    reason: str = ""
+    eager_step_seconds: float = 0.0
+    trace_seconds: float = 0.0
+    replay_step_seconds: float = 0.0
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster a replayed step is than the eager one (0 if not measured)."""
+        return self.eager_step_seconds / self.replay_step_seconds if self.replay_step_seconds else 0.0
+
+    @property
+    def break_even_steps(self) -> float:
+        """After how many replayed steps the trace has paid for itself (inf if it never does)."""
+        saved = self.eager_step_seconds - self.replay_step_seconds
+        return self.trace_seconds / saved if saved > 0 else float("inf")
+
+
+class History(Dict[str, List[float]]):
+    """What `fit` returns: a dict of per-epoch lists (`history["loss"]`), plus `compiled`, a
+    `CompiledRun` when `fit(..., compiled=True)` was asked for (else None)."""
+
+    compiled: Optional[CompiledRun] = None
 
 
 def fit(
@@ -50,7 +93,8 @@ def fit(
     validation_data: Optional[Tuple[Sequence[Sequence[float]], Sequence[Any]]] = None,
     random_state: RandomState = None,
     progress: bool = True,
-) -> Dict[str, List[float]]:
+    compiled: bool = False,
+) -> History:
     """Train `model` on `(X, y)` and return the history, a dict of per-epoch lists.
 
     Args:
@@ -74,9 +118,16 @@ def fit(
         validation_data: `(X_val, y_val)` to evaluate after every epoch, in eval mode.
         random_state: seeds the mini-batch order (see `micrograd.training.data`).
         progress: show a progress bar (in a terminal or in Jupyter, via `tqdm.auto`).
+        compiled: trace the first step's graph with `micrograd.compile` and replay it for the
+            others: the same numbers to the last bit, several times faster per step, after a
+            one-time trace (about a second for the demo), from the third step on (the first two
+            run eagerly, the second is timed and traced). Used only where a replay is exact:
+            whole-batch steps (no `batch_size`), a loss among "hinge", "bce" and "mse", and no
+            BatchNorm1d (whose running statistics are updated outside the graph); otherwise
+            fit trains eagerly, and `history.compiled.reason` says why.
 
     Returns:
-        `{"loss": [...], "accuracy": [...], "grad_norm": [...], "lr": [...]}`, plus
+        A `History`, the dict `{"loss": [...], "accuracy": [...], "grad_norm": [...], "lr": [...]}`, plus
         `"val_loss"` and `"val_accuracy"` with validation data; "accuracy" only with a
         metric. Loss and accuracy are those of each step's forward pass (before its update),
         averaged over the epoch's samples; `grad_norm` is the mean norm before clipping.
@@ -100,7 +151,7 @@ def fit(
     _check_batches(model, len(X), batch_size, drop_last)
     rng: random.Random = as_rng(random_state)
 
-    history: Dict[str, List[float]] = {"loss": [], "grad_norm": [], "lr": []}
+    history = History(loss=[], grad_norm=[], lr=[])
     if metric_fn is not None:
         history["accuracy"] = []
     if validation_data is not None:
@@ -110,13 +161,15 @@ def fit(
 
     from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]  # here: it costs `import micrograd` ~60 ms
 
+    step = _CompiledStep(_replay_refused(model, loss, batch_size), epochs) if compiled else None
     model.train()
     bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=True)
     try:
         for _ in bar:
             history["lr"].append(optimizer.param_groups[0]["lr"])  # the first group's, with several
             epoch = batches(X, y, batch_size, shuffle=batch_size is not None, random_state=rng, drop_last=drop_last)
-            loss_value, score, norm = _train_epoch(model, epoch, loss_fn, metric_fn, optimizer, l2, max_grad_norm)
+            loss_value, score, norm = _train_epoch(model, epoch, loss_fn, metric_fn, optimizer, l2, max_grad_norm,
+                                                   step)
             if scheduler is not None:
                 scheduler.step()
             history["loss"].append(loss_value)
@@ -135,7 +188,45 @@ def fit(
             bar.set_postfix(shown, refresh=False)  # tqdm redraws at its own pace: no cost per epoch
     finally:
         bar.close()
+    if step is not None:
+        history.compiled = step.report()
     return history
+
+
+def _replay_refused(model: Module, loss: Union[str, LossFn], batch_size: Optional[int]) -> str:
+    """Why a compiled step would not replay this training exactly ('' when it would)."""
+    if batch_size is not None:
+        return "mini-batches: each batch's graph holds other data"
+    if not isinstance(loss, str) or loss not in REPLAYABLE_LOSSES:
+        name = loss if isinstance(loss, str) else "a loss function of your own"
+        return (f"{name} may build another graph for other outputs (cross_entropy takes the largest logit as a"
+                " constant); the replayable losses are " + ", ".join(REPLAYABLE_LOSSES))
+    if any(isinstance(m, BatchNorm1d) for m in _modules(model)):
+        return "BatchNorm1d updates its running statistics outside the graph"
+    return ""
+
+
+class _CompiledStep:
+    """The traced step of `fit(..., compiled=True)`: its program and timings."""
+
+    def __init__(self, refused: str, steps: int) -> None:
+        self.refused = refused
+        self.steps = steps  # one per epoch: compiling pays only if there is a third
+        self.program: Optional[Program] = None
+        self.outputs: List[Any] = []
+        self.others: List[Value] = []  # leaves that are not parameters: their grads are reset each step
+        self.eager = self.trace = 0.0
+        self.eager_steps = 0
+        self.replays: List[float] = []
+
+    def report(self) -> CompiledRun:
+        if self.refused:
+            return CompiledRun(False, self.refused, self.eager)
+        if self.program is None:
+            return CompiledRun(False, f"{self.steps} epoch(s): the step is compiled after the second, for a third",
+                               self.eager)
+        replay = statistics.median(self.replays) if self.replays else 0.0
+        return CompiledRun(True, "", self.eager, self.trace, replay)
 
 
 def _train_epoch(
@@ -146,30 +237,55 @@ def _train_epoch(
     optimizer: Optimizer,
     l2: float,
     max_grad_norm: Optional[float],
+    compiled: Optional[_CompiledStep] = None,
 ) -> Tuple[float, Optional[float], float]:
     """One pass over the mini-batches: (mean loss, mean metric or None, mean gradient norm)."""
     params = optimizer.params
     n = steps = 0
     loss_sum = metric_sum = norm_sum = last_loss = last_metric = 0.0
     for Xb, yb in epoch:
-        outputs = model.batch(Xb)
-        total = loss_fn(outputs, yb)
-        if l2:
-            total = total + losses.l2_penalty(model.parameters(), l2)
-        optimizer.zero_grad()
-        total.backward()
+        if compiled is not None and compiled.program is not None:
+            optimizer.zero_grad()
+            for leaf in compiled.others:
+                leaf.grad = 0.0
+            start = time.perf_counter()
+            total_data = compiled.program.run()
+            compiled.replays.append(time.perf_counter() - start)
+            outputs = compiled.outputs  # their .data is the replay's
+        else:
+            start = time.perf_counter()
+            outputs = model.batch(Xb)
+            total = loss_fn(outputs, yb)
+            if l2:
+                total = total + losses.l2_penalty(model.parameters(), l2)
+            optimizer.zero_grad()
+            total.backward()
+            total_data = total.data
+            # The first step warms up (it allocates a whole graph for the first time): the second
+            # is the eager step the replays are compared with, and the one traced.
+            if compiled is not None and compiled.program is None:
+                compiled.eager = time.perf_counter() - start
+                compiled.eager_steps += 1
+                if compiled.eager_steps == 2 < compiled.steps and not compiled.refused:
+                    flat = [v for out in outputs for v in (out if isinstance(out, list) else [out])]
+                    compiled.program = compile(total, outputs=[v for v in flat if v.parents])
+                    compiled.trace = compiled.program.trace_seconds
+                    compiled.outputs = outputs
+                    mine = set(params)
+                    compiled.others = [v for v in compiled.program.leaves if v not in mine]
+            del total
         norm_sum += grad_norm(params) if max_grad_norm is None else clip_grad_norm(params, max_grad_norm)
         optimizer.step()
         steps += 1
         n += len(yb)
-        last_loss = total.data
+        last_loss = total_data
         loss_sum += last_loss * len(yb)
         if metric_fn is not None:
             last_metric = metric_fn(outputs, yb)
             metric_sum += last_metric * len(yb)
         # Free this step's graph before the next one is built, so its memory is reused
         # rather than a second graph allocated beside it (measured: ~25% of a demo epoch).
-        del outputs, total
+        del outputs
     # One full batch: report its numbers as they are (a weighted mean would round them).
     loss_value = last_loss if steps == 1 else loss_sum / n
     score = None if metric_fn is None else last_metric if steps == 1 else metric_sum / n
