@@ -1,5 +1,5 @@
 """The demo training step, side by side in one run: micrograd 0.1.0, ours eager, ours compiled,
-plain floats, and PyTorch batched (when demo_step.py's torch_steps is written and torch installed).
+plain floats, ours batched (run_batch, when NumPy is installed) and PyTorch batched (when torch is).
 
     python benchmarks/bench_step.py [--steps 30] [--steps-010 5] [--deep]
 
@@ -59,7 +59,12 @@ def main() -> int:
     ours = run_worker(sys.executable, "micrograd", args.steps, ours_env, args.deep)
     compiled = run_worker(sys.executable, "compiled", args.steps, ours_env, False)
     floats = run_worker(sys.executable, "floats", args.steps, {}, False)
-    torch = run_worker(sys.executable, "torch", args.steps, ours_env, False)  # None: not written, or no torch
+    try:
+        import numpy  # noqa: F401
+        batched = run_worker(sys.executable, "batched", args.steps, ours_env, False)
+    except ImportError:
+        batched = None
+    torch = run_worker(sys.executable, "torch", args.steps, ours_env, False)  # None: no torch
     assert old is not None and ours is not None and compiled is not None and floats is not None
     before = None
     if args.before:
@@ -81,14 +86,14 @@ def main() -> int:
         k = next(k for k, (a, b) in enumerate(zip(compiled["losses"], ours["losses"])) if a != b)
         print(f"compiled step differs from eager at step {k}: {compiled['losses'][k]!r} vs {ours['losses'][k]!r}")
         return 1
-    if torch is not None:
-        for k, (a, b) in enumerate(zip(torch["losses"], ours["losses"])):
+    for name, other in [("PyTorch", torch), ("run_batch", batched)]:
+        for k, (a, b) in enumerate(zip(other["losses"] if other else [], ours["losses"])):
             if abs(a - b) > 1e-9 * abs(b):
-                print(f"PyTorch's loss differs at step {k}: {a!r} vs ours {b!r}")
+                print(f"{name}'s loss differs at step {k}: {a!r} vs ours {b!r}")
                 return 1
 
     runs = [("0.1.0", old), ("ours", ours), ("compiled", compiled), ("floats", floats)]
-    runs += ([("torch", torch)] if torch else []) + ([("before", before)] if before else [])
+    runs += [(name, r) for name, r in [("batched", batched), ("torch", torch), ("before", before)] if r]
     median = {name: statistics.median(r["times"]) for name, r in runs}
     print(f"demo step: MLP 2-16-16-1, 100 moons points, hinge + L2, SGD (median of {args.steps} steps; "
           f"{args.steps_010} for 0.1.0)\n")
@@ -97,7 +102,8 @@ def main() -> int:
     rows = [("0.1.0", "micrograd 0.1.0 (PyPI)")] + ([("before", f"micrograd at {args.before}")] if before else [])
     rows += [("ours", "micrograd (this repo), eager"), ("compiled", "micrograd, compiled step (replay)"),
              ("floats", "hand-written plain floats")]
-    rows += [("torch", "PyTorch, batched (CPU)")] if torch else []
+    rows += [("batched", "micrograd, run_batch (NumPy)")] if batched else []
+    rows += [("torch", "PyTorch, batched (CPU, float64, 1 thread)")] if torch else []
     for name, label in rows:
         speedup = "baseline" if name == "0.1.0" else f"{median['0.1.0'] / median[name]:.1f}x faster"
         cost = "baseline" if name == "floats" else f"{median[name] / median['floats']:.2f}x the time"
@@ -109,8 +115,13 @@ def main() -> int:
     pays = f"pays for itself after {trace['seconds'] / saved:.0f} steps" if saved > 0 else "never pays for itself"
     print(f"compiled step's one-time trace ({trace['nodes']:,} nodes, {trace['edges']:,} edges): "
           f"{trace['seconds']:.2f} s ({trace['cpu_seconds']:.2f} s of CPU); {pays}")
+    if batched is not None:
+        vs = f", {median['batched'] / median['torch']:.2f}x PyTorch's step" if torch else ""
+        print(f"run_batch: plan built once in {batched['trace']['seconds']:.3f} s; loss within 1e-9 of eager{vs}")
+    else:
+        print("run_batch: not measured (NumPy missing: pip install -e '.[fast]')")
     if torch is None:
-        print("PyTorch batched: not measured (benchmarks/demo_step.py torch_steps not written, or torch missing)")
+        print("PyTorch batched: not measured (torch missing: pip install torch==2.13.0)")
     print(f"memory per `a + 1.0` (tracemalloc, 100,000 ops): ours {ours['bytes_per_add']:.0f} B, "
           f"0.1.0 {old['bytes_per_add']:.0f} B")
     for name, r in [("ours", ours), ("0.1.0", old)]:

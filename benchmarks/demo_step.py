@@ -3,12 +3,14 @@
     python demo_step.py micrograd STEPS   # whichever micrograd this interpreter imports
     python demo_step.py compiled STEPS    # ours, the step traced once by micrograd.compile and replayed
     python demo_step.py floats STEPS      # hand-written plain-float forward/backward
-    python demo_step.py torch STEPS       # PyTorch, the whole batch at once (when written: see torch_steps)
+    python demo_step.py batched STEPS     # ours, one example's graph run for the batch by run_batch (NumPy)
+    python demo_step.py torch STEPS       # PyTorch, the whole batch at once (float64, one thread)
 
 The step is karpathy's demo.ipynb: MLP 2-16-16-1 (seed 1337) on 100 two-moons points,
 hinge loss + 1e-4 L2, SGD with the demo's linear learning-rate decay. Prints one JSON
 object: per-step seconds, per-step loss, and (for micrograd) memory and depth probes.
-Only the standard library and the engine are imported, so it runs on micrograd 0.1.0.
+Only the standard library and the engine are imported (NumPy and torch only by their modes),
+so it runs on micrograd 0.1.0.
 """
 
 import json
@@ -83,18 +85,82 @@ def compiled_steps(steps):
     return times, losses, trace
 
 
+def initial_layers():
+    """The demo's starting weights, drawn from seed 1337 in micrograd's order: per layer, per
+    neuron, [weights, bias] (bias 0, as micrograd's Neuron starts it)."""
+    random.seed(1337)
+    return [[[[random.uniform(-1, 1) for _ in range(nin)], 0.0] for _ in range(nout)]
+            for nin, nout in zip(SIZES, SIZES[1:])]
+
+
+def batched_steps(steps):
+    """Ours with `micrograd.BatchedProgram`: one example's loss (its hinge term plus the shared
+    L2 term) run for all 100 points at once with NumPy; the plan is built once (`trace`)."""
+    import numpy as np
+
+    from micrograd import BatchedProgram
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    start = time.perf_counter()
+    x1, x2, y = Value(0.0), Value(0.0), Value(0.0)
+    loss = (1 + -y * model([x1, x2])).relu() + 1e-4 * sum(p * p for p in model.parameters())
+    program = BatchedProgram(loss, [x1, x2, y])
+    trace = {"seconds": time.perf_counter() - start}
+    xy = np.column_stack([np.array(X), np.array(Y)])
+    times, losses = [], []
+    for k in range(steps):
+        start = time.perf_counter()
+        model.zero_grad()
+        loss = float(program.run_batch(xy, reduction="mean").mean())
+        learning_rate = 1.0 - 0.9 * k / 100
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        times.append(time.perf_counter() - start)
+        losses.append(loss)
+    return times, losses, trace
+
+
 def torch_steps(steps):
-    """PyTorch's batched CPU step on the same model and data: the hook for the batched engine's
-    comparison. Return (times, losses), or None while it is not written (bench_step.py then says so)."""
-    return None
+    """PyTorch's batched CPU step on the same model (the same starting weights) and data:
+    float64, one thread. None when torch is not installed (bench_step.py then says so)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    params = []
+    for layer in initial_layers():
+        params.append(torch.tensor([w for w, _ in layer], dtype=torch.float64, requires_grad=True))
+        params.append(torch.tensor([b for _, b in layer], dtype=torch.float64, requires_grad=True))
+    xs = torch.tensor(X, dtype=torch.float64)
+    ys = torch.tensor(Y, dtype=torch.float64)
+    times, losses = [], []
+    for k in range(steps):
+        start = time.perf_counter()
+        h = xs
+        for i in range(0, len(params), 2):
+            h = h @ params[i].T + params[i + 1]
+            if i + 2 < len(params):
+                h = torch.relu(h)
+        total = torch.relu(1 - ys * h.squeeze(1)).mean() + 1e-4 * sum((p * p).sum() for p in params)
+        for p in params:
+            p.grad = None
+        total.backward()
+        with torch.no_grad():
+            learning_rate = 1.0 - 0.9 * k / 100
+            for p in params:
+                p -= learning_rate * p.grad
+        times.append(time.perf_counter() - start)
+        losses.append(total.item())
+    return times, losses
 
 
 def float_steps(steps):
     """The same step with plain floats and a hand-derived backward pass: the pure-Python limit."""
-    random.seed(1337)
-    # layers[l] = list of neurons, each [weights list, bias]; drawn in micrograd's order
-    layers = [[[[random.uniform(-1, 1) for _ in range(nin)], 0.0] for _ in range(nout)]
-              for nin, nout in zip(SIZES, SIZES[1:])]
+    layers = initial_layers()  # layers[l] = list of neurons, each [weights list, bias]
     times, losses = [], []
     n = len(X)
     for k in range(steps):
@@ -188,6 +254,10 @@ def main():
         return
     if engine == "compiled":
         times, losses, trace = compiled_steps(steps)
+        print(json.dumps({"times": times, "losses": losses, "trace": trace}))
+        return
+    if engine == "batched":
+        times, losses, trace = batched_steps(steps)
         print(json.dumps({"times": times, "losses": losses, "trace": trace}))
         return
     if engine == "torch":
