@@ -27,3 +27,7 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     assert namespace["history"]["accuracy"][-1] == 1.0
     assert len(list((tmp_path / "frames").glob("step_*.png"))) == 7
     assert (tmp_path / "steps.html").read_text().count("<svg") == 1
+    assert "BackwardStep(3/7: 'd' pushed grad=-2.0 to 2 parents)\n" in printed  # as the stepper's comment says
+    # the worked calculation the README shows is the one explain prints, line for line
+    shown = re.search(r"print\(explain\(a, L\)\).*?```\n```text\n(.*?)```", README, re.S)
+    assert shown is not None and shown.group(1) in printed
