@@ -38,7 +38,7 @@ How it works (the file in the same order):
    gradients holds its gradient once, exactly as `mean(data losses) + L2` would.
 5. **Errors.** NumPy runs with floating-point errors raised. On one (or on a non-finite
    result) the batch is replayed one example at a time with the engine's float formulas,
-   which names the example and the node (`NonFiniteError`), or, where the engine would not
+   which raises what the engine raises (the same class), naming the example and the node, or, where the engine would not
    have failed (NumPy evaluates a derivative where the engine skips a zero gradient), gives
    the engine's numbers.
 
@@ -261,7 +261,28 @@ def numpy_forwards() -> Dict[Primitive, Callable[..., Any]]:
 # ---------------------------------------------------------------------------------------
 
 class _Failure(Exception):
-    """A formula failed, or gave a non-finite number, for one example: the message names the node."""
+    """A formula failed, or gave a non-finite number, for one example: the message names the node.
+    `forward` says it was the op's own formula (the engine raises its error as it is: ValueError
+    for log(-1), OverflowError, ...), not a derivative (the engine's backward pass then raises
+    NonFiniteError)."""
+
+    def __init__(self, message: str, forward: bool = False) -> None:
+        super().__init__(message)
+        self.forward = forward
+
+
+def _as_the_engine_raises(e: _Failure, message: str) -> Exception:
+    """The error for a failed example, of the class the eager loop raises for it: an op's own
+    formula failing raises as the engine's op does (ValueError for `log(-1)`, ZeroDivisionError
+    for `1 / 0`, OverflowError), so `except ValueError` catches the same thing here as around the
+    eager loop; a derivative or gradient that is not finite raises NonFiniteError, as backward()."""
+    cause = e.__cause__
+    if e.forward and isinstance(cause, (ValueError, ArithmeticError)) and not isinstance(cause, NonFiniteError):
+        try:
+            return type(cause)(message)
+        except Exception:  # an exception class that wants other arguments: say it our way
+            pass
+    return NonFiniteError(message)
 
 
 def _who(node: Value, index: int) -> str:
@@ -322,7 +343,7 @@ class _Node:
         try:
             out = float(self.fn.forward(*args))
         except (ArithmeticError, ValueError) as e:
-            raise _Failure(f"{self.name()} failed on {_show(args)}: {e}") from e
+            raise _Failure(f"{self.name()} failed on {_show(args)}: {e}", forward=True) from e
         if out - out:  # inf - inf and nan - nan are nan: true only for a non-finite result
             raise _Failure(f"{self.name()} gave {out!r}: {self.fn.name} of {_show(args)} is not finite")
         return out
@@ -701,9 +722,11 @@ class BatchedProgram:
         gradient into its `.grad` (it accumulates, as with `backward()`: call `zero_grad()`
         first). Returns the N root values as a float64 NumPy array.
 
-        Raises ValueError for an X of the wrong shape or with NaN or infinity in it, and
-        NonFiniteError (naming the example and the node, with the engine's own error as its
-        cause) when some example's value or gradient would not be finite.
+        Raises ValueError for an X of the wrong shape or with NaN or infinity in it. Where the
+        eager loop would fail on some example, raises what the engine raises there, of the
+        same class (ValueError for `log` of a negative number, ZeroDivisionError, NonFiniteError
+        for a value or gradient that is not finite), naming the example and the node, with the
+        engine's own error as its cause.
         """
         import numpy as np
 
@@ -749,7 +772,7 @@ class BatchedProgram:
             for m in self._shared:
                 vals[m.slot] = m.scalar_forward(vals)
         except _Failure as e:
-            raise NonFiniteError(f"run_batch: {e}") from e.__cause__
+            raise _as_the_engine_raises(e, f"run_batch: {e}") from e.__cause__
 
     def _run_arrays(self, vals: List[Any], n: int, shared: Optional[Generator[float, Any, None]]
                     ) -> Tuple["Array", "Array"]:
@@ -810,7 +833,8 @@ class BatchedProgram:
                         raise _Failure(f"the gradient of {_who(self.parameters[k], s)} is {g[s]!r}")
                     totals[k] += g[s]
             except _Failure as e:
-                raise NonFiniteError(f"run_batch: example {i} (row {i} of X: {_show(row)}): {e}") from e.__cause__
+                message = f"run_batch: example {i} (row {i} of X: {_show(row)}): {e}"
+                raise _as_the_engine_raises(e, message) from e.__cause__
             roots.append(v[self._root])
         for k, total in enumerate(totals):
             if total - total:
