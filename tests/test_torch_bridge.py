@@ -126,7 +126,7 @@ def test_bad_ops_are_refused(ops, message):
         to_torch(Value(1.0).tanh(), ops=ops)
 
 
-@pytest.mark.parametrize("names", [3, [("a",)], {"a": Value(1.0)}, [(Value(1.0), "a")]])
+@pytest.mark.parametrize("names", [3, [("a",)], {"a": 3}, [(3, "a")], {Value(1.0): 2}])
 def test_bad_names_are_refused(names):
     with pytest.raises(TypeError, match=r"names must map Values to str names, or be \(name, Value\) pairs"):
         compare_with_torch(Value(1.0) * 2, names=names)
@@ -403,3 +403,20 @@ def test_a_translation_that_fails_is_reported_with_its_node(translation, error, 
     cube = primitive(lambda x: x ** 3, derivative=lambda x, out: 3 * x ** 2, name="cube")
     with pytest.raises(error, match=r"^to_torch: the PyTorch " + message):
         to_torch(cube(Value(2.0)), ops={cube: translation})
+
+
+def test_names_may_be_a_dict_of_named_parameters_and_tolerances_must_be_sensible():
+    pytest.importorskip("torch", reason="needs PyTorch: pip install 'micrograd-lab[torch]'")
+    from micrograd import compare_with_torch
+    from micrograd.nn import MLP
+
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    loss = model([0.5, -1.0]) ** 2
+    by_dict = compare_with_torch(loss, names=dict(model.named_parameters()))
+    by_pairs = compare_with_torch(loss, names=model.named_parameters())
+    assert [r.name for r in by_dict.rows] == [r.name for r in by_pairs.rows]
+    assert "layers.0.neurons.0.w.0" in [r.name for r in by_dict.rows]
+    with pytest.raises(ValueError, match="compare_with_torch rtol must be 0 or more, got -1"):
+        by_dict.assert_close(rtol=-1)
+    with pytest.raises(ValueError, match="atol"):
+        by_dict.agrees(atol=float("nan"))

@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union, overload
 
+from ..arguments import finite_float
 from ..engine import (
     ABS,
     ADD,
@@ -53,7 +54,7 @@ __all__ = ["TORCH_FORWARDS", "GradientRow", "TorchComparison", "TorchGraph", "co
 
 Tensor = Any  # torch.Tensor: PyTorch is optional, so its types are not required to check this module
 TorchForward = Callable[..., Tensor]
-Names = Union[Mapping[Value, str], Iterable[Tuple[str, Value]]]
+Names = Union[Mapping[Value, str], Mapping[str, Value], Iterable[Tuple[str, Value]]]
 
 
 def _affine(*args: Tensor) -> Tensor:
@@ -291,6 +292,10 @@ class TorchComparison:
             )
 
     def _disagreeing(self, rtol: float, atol: float) -> List[str]:
+        for what, tolerance in (("rtol", rtol), ("atol", atol)):
+            if finite_float(tolerance, f"compare_with_torch {what}") < 0:
+                raise ValueError(f"compare_with_torch {what} must be 0 or more, got {tolerance!r}")
+
         def off(ours: float, torch: float) -> bool:
             return not abs(ours - torch) <= atol + rtol * abs(torch)  # a NaN never agrees
 
@@ -371,8 +376,9 @@ def compare_with_torch(root: Value, *, names: Optional[Names] = None,
     if one was changed after the graph was built, the root's values differ (`value_rel_diff`),
     and the graph should be built again.
 
-    `names` names the leaves in the report: a mapping Value -> name, or (name, Value) pairs
-    such as `model.named_parameters()`; otherwise a leaf is named by its label, or by its
+    `names` names the leaves in the report: a mapping Value -> name (or name -> Value, such as
+    `dict(model.named_parameters())`), or (name, Value) pairs such as
+    `model.named_parameters()`; otherwise a leaf is named by its label, or by its
     position in graph order ('leaf 3'). `ops` translates your own ops, as for `to_torch`.
 
     Returns a `TorchComparison` (a table in Jupyter, text from `print`; `.rows`,
@@ -397,7 +403,9 @@ def _names(names: Optional[Names]) -> Dict[Value, str]:
     if names is None:
         return {}
     try:
-        pairs = list(names.items()) if isinstance(names, Mapping) else [(v, n) for n, v in names]
+        items = list(names.items()) if isinstance(names, Mapping) else [(v, n) for n, v in names]
+        # dict(model.named_parameters()) maps names to Values: take either direction
+        pairs = [(b, a) if isinstance(a, str) and isinstance(b, Value) else (a, b) for a, b in items]
     except (TypeError, ValueError):  # not iterable, or not pairs
         raise TypeError("compare_with_torch names must map Values to str names, or be (name, Value) pairs such as"
                         f" model.named_parameters(), got {names!r}") from None
