@@ -25,6 +25,7 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "24.7041\n138.8338\n645.5773" in printed  # the drop-in example's documented results
     assert namespace["history"]["accuracy"][-1] == 1.0
+    assert round(namespace["history"]["loss"][0], 4) == 0.9094 and round(namespace["history"]["loss"][-1], 4) == 0.0163
     assert len(list((tmp_path / "frames").glob("step_*.png"))) == 7
     assert (tmp_path / "steps.html").read_text().count("<svg") == 1
     assert "BackwardStep(3/7: 'd' pushed grad=-2.0 to 2 parents)\n" in printed  # as the stepper's comment says
