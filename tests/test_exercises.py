@@ -505,3 +505,41 @@ def test_a_name_from_another_cell_is_explained():
 def test_cli_refuses_a_timeout_that_is_not_a_positive_number_of_seconds(value, capsys):
     assert main(["check", "op-1", "x.py", "--timeout", value]) == 2
     assert f"must be a number of seconds > 0 and <= 3600, got {value!r}" in capsys.readouterr().err
+
+
+def _running(marker: str) -> List[int]:
+    """Live (not zombie) processes whose command line holds `marker`."""
+    import pathlib
+
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                if (entry / "stat").read_text().split(") ")[1][0] != "Z":
+                    found.append(int(entry.name))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc").is_dir(), reason="finding processes needs Linux's /proc")
+@pytest.mark.parametrize("endless", [False, True])
+def test_a_process_the_answer_leaves_running_neither_holds_up_the_check_nor_survives_it(tmp_path, endless):
+    # It leaves the check's process group (a new session) and would hold its output pipe open.
+    marker = "37.4159" if endless else "37.2653"
+    start = "import subprocess\nsubprocess.Popen(['sleep', '" + marker + "'], start_new_session=True)\n"
+    body = "while True: pass" if endless else "x.grad += (1 - t ** 2) * out.grad"
+    path = tmp_path / "answer.py"
+    path.write_text(start + "import math\nfrom micrograd import Value\n" + op_source(body))
+    import subprocess
+    import sys
+
+    # the timeout catches a hang (the check would otherwise wait for `sleep` to end)
+    done = subprocess.run([sys.executable, "-m", "micrograd", "check", "op-1", str(path), "--timeout", "3"],
+                          capture_output=True, text=True, timeout=30)
+    if endless:
+        assert done.returncode == 1 and "timed out after 3 s" in done.stdout
+        assert "the check stopped it and every process it started" in done.stdout
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert _running(marker) == []

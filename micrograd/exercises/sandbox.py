@@ -36,10 +36,12 @@ import json
 import linecache
 import os
 import pathlib
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -343,32 +345,63 @@ def run(exercise: Any, answer: Any, *, isolate: bool = True, timeout: Optional[f
            "memory_mb": int(memory_mb if memory_mb is not None else MEMORY_MB), "cpu_seconds": seconds + 5}
     root = str(pathlib.Path(__file__).resolve().parent.parent.parent)
     boot = f"import sys; sys.path.insert(0, {root!r}); from micrograd.exercises.child import main; main()"
-    env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    # A token in the environment marks every process the answer starts, even one that leaves the
+    # process group (`start_new_session=True`): after the check they are found under /proc and
+    # stopped. (An answer that also clears its environment escapes this: a guard, not a sandbox.)
+    token = secrets.token_hex(16)
+    env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MICROGRAD_CHECK=token)
     with tempfile.TemporaryDirectory(prefix="micrograd-check-") as folder:
         result = pathlib.Path(folder) / "feedback.json"
         job["result"] = str(result)
-        proc = subprocess.Popen([sys.executable, "-I", "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd=folder, env=env, start_new_session=True)
+        errors = pathlib.Path(folder) / "stderr.txt"
+        # No pipe for the answer's output: a process it starts could hold a pipe open long after
+        # the check has ended, and reading it to the end would wait for that process.
+        with open(errors, "wb") as err_file:
+            proc = subprocess.Popen([sys.executable, "-I", "-c", boot], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=err_file, cwd=folder, env=env,
+                                    start_new_session=True)
         try:
-            _, err = proc.communicate(json.dumps(job).encode(), timeout=seconds)
+            stdin = proc.stdin
+            if stdin is not None:
+                try:
+                    stdin.write(json.dumps(job).encode())
+                    stdin.close()
+                except BrokenPipeError:  # it ended before reading the job: reported below
+                    pass
+            proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            left = _stop(proc, token)
             return Feedback(exercise.id, False, f"Your code timed out after {seconds:g} s.",
                             ["an endless loop? (a `while` whose condition never turns false, a training loop"
-                             " without an end)", "the check stopped it; nothing of it is still running"],
-                            mistake="timeout")
+                             " without an end)", _stopped(left)], mistake="timeout")
         except BaseException:  # Ctrl-C in a terminal or Jupyter's stop button: the answer must not run on
-            _kill(proc)
+            _stop(proc, token)
             raise
+        left = _stop(proc, token)  # what it started and left running (a detached `sleep`, a server)
         if result.exists():
             try:
-                return Feedback.from_dict(json.loads(result.read_text(encoding="utf-8")))
+                feedback = Feedback.from_dict(json.loads(result.read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError):
                 pass
+            else:
+                if left:
+                    feedback.details.append(_stopped(left))
+                return feedback
+        err = errors.read_bytes()
     return _crashed(exercise.id, proc.returncode, err.decode(errors="replace"), job["memory_mb"])
 
 
-def _kill(proc: "subprocess.Popen[bytes]") -> None:
+def _stopped(left: int) -> str:
+    if left:
+        return (f"the check stopped it, but {left} process(es) it started could not be stopped"
+                " (they left the check's environment)")
+    return "the check stopped it and every process it started"
+
+
+def _stop(proc: "subprocess.Popen[bytes]", token: str) -> int:
+    """Kill the checking process, its process group and every process carrying `token` in its
+    environment; wait for the checking process. Returns how many marked processes survive."""
     try:
         if hasattr(os, "killpg"):
             os.killpg(proc.pid, signal.SIGKILL)  # the answer's own child processes too
@@ -376,7 +409,36 @@ def _kill(proc: "subprocess.Popen[bytes]") -> None:
             proc.kill()
     except (ProcessLookupError, PermissionError):
         pass
-    proc.communicate()
+    proc.wait()
+    for _ in range(3):  # a process may start another while the first is being stopped
+        marked = _marked(token)
+        if not marked:
+            return 0
+        for pid in marked:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
+    return len(_marked(token))
+
+
+def _marked(token: str) -> List[int]:
+    """The processes whose environment holds MICROGRAD_CHECK=token (Linux's /proc; elsewhere none)."""
+    needle = f"MICROGRAD_CHECK={token}".encode()
+    found: List[int] = []
+    proc_dir = pathlib.Path("/proc")
+    if not proc_dir.is_dir():  # pragma: no cover - not Linux
+        return found
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # gone already, or not ours to read
+            pass
+    return found
 
 
 def _crashed(exercise_id: str, code: int, err: str, memory_mb: int) -> Feedback:
