@@ -52,7 +52,8 @@ from .arguments import finite_float
 
 __all__ = [
     "Value", "Primitive", "primitive", "affine", "grad", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "NonFiniteError", "topological_order", "backward_pass", "edge_gradients",
+    "is_grad_enabled", "NonFiniteError", "topological_order", "backward_pass", "close_stepped_passes",
+    "edge_gradients",
     "exp", "log", "sin", "cos", "tanh", "sigmoid", "where",
 ]
 
@@ -835,6 +836,14 @@ class _OpenPass:
 
 
 _open_passes: "weakref.WeakSet[_OpenPass]" = weakref.WeakSet()  # stepped passes not yet finished
+
+
+def close_stepped_passes(root: Value) -> None:
+    """Undo every unfinished stepped backward pass (`backward_pass`, `backward_steps`) over
+    `root`'s graph, as a new pass would when it starts: their gradients are put back. For code
+    that reads the gradients before starting a pass of its own (the stepper's pictures)."""
+    if _open_passes:
+        _abandon_open_passes(topological_order(root))
 
 
 def _abandon_open_passes(order: Sequence[Value]) -> None:

@@ -283,14 +283,21 @@ class Computation:
         return f"Computation(node={self._name!r}, value={self.value!r})"
 
 
-def explain_step(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, precision: int = 4) -> Explanation:
+AddedByHand = Callable[[Value, Value], float]
+
+
+def explain_step(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, precision: int = 4, *,
+                 added_by_hand: Optional[AddedByHand] = None) -> Explanation:
     """`explain` for a moment of a stepped pass: `grad_of(v)` gives each node's gradient at
-    that moment (used by `BackwardStep.explanation`). `order` is `topological_order(root)`."""
-    return _explain(node, root, order, grad_of, "engine", precision)
+    that moment (used by `BackwardStep.explanation`). `order` is `topological_order(root)`.
+    `added_by_hand(made, parent)` gives what a hand-written `_backward` added to `parent` in
+    that pass, as recorded when it ran (without it, the `_backward` is run again on scratch
+    gradients, which is right only while its output's gradient is still this pass's)."""
+    return _explain(node, root, order, grad_of, "engine", precision, added_by_hand)
 
 
 def _explain(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, view: str,
-             precision: int) -> Explanation:
+             precision: int, added_by_hand: Optional[AddedByHand] = None) -> Explanation:
     position = {v: i for i, v in enumerate(order)}
     if node not in position:
         raise ValueError(
@@ -299,14 +306,15 @@ def _explain(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, 
         )
     names = node_names(order)
     lecture = view == "lecture"
-    terms = _terms(node, order, position[node], grad_of, lecture, names, precision)
+    terms = _terms(node, order, position[node], grad_of, lecture, names, precision, added_by_hand)
     if node is root:
         total = 1.0 if node.parents else grad_of(node)
     elif lecture and node.lecture_node is node and node in set(topological_order(root)):
         # A node of the engine's own graph: the engine added its terms, in the engine's order
         # (which can differ from the lecture's when three or more uses add up).
         engine_order = topological_order(root)
-        total = _sum(_terms(node, engine_order, engine_order.index(node), grad_of, False, None, precision))
+        total = _sum(_terms(node, engine_order, engine_order.index(node), grad_of, False, None, precision,
+                            added_by_hand))
     else:
         total = _sum(terms)
     numeric, reason = _numeric(node, root, order, lecture, names)
@@ -314,7 +322,8 @@ def _explain(node: Value, root: Value, order: Sequence[Value], grad_of: GradOf, 
 
 
 def _terms(node: Value, order: Sequence[Value], start: int, grad_of: GradOf, lecture: bool,
-           names: Optional[Dict[Value, str]], precision: int) -> List[Term]:
+           names: Optional[Dict[Value, str]], precision: int,
+           added_by_hand: Optional[AddedByHand] = None) -> List[Term]:
     """One term per edge out of `node`, in the order the chain rule walks (children first);
     formulas only when `names` are given."""
     terms: List[Term] = []
@@ -325,7 +334,8 @@ def _terms(node: Value, order: Sequence[Value], start: int, grad_of: GradOf, lec
             continue
         upstream = grad_of(consumer)
         if made.primitive is None:  # built by hand: one term, whatever it added
-            terms.append(Term(consumer, uses[0], upstream, None, _added_by_hand(made, node), None, False, made))
+            added = added_by_hand(made, node) if added_by_hand is not None else _added_by_hand(made, node)
+            terms.append(Term(consumer, uses[0], upstream, None, added, None, False, made))
             continue
         skipped = upstream == 0.0  # the pass skips a node with nothing to push (and adds nothing)
         local = None if skipped else made.local_grads

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Generator, Iterator, List, Optional, Tuple
 
-from .engine import Value, backward_pass, topological_order
+from .engine import Value, backward_pass, close_stepped_passes, topological_order
 from .explanation import Computation, Explanation, explain_step, node_names
 
 __all__ = ["BackwardStep", "ForwardStep", "backward_steps", "forward_steps"]
@@ -26,7 +26,7 @@ class _BackwardTrace:
     pass O(edges) in memory, so even a 66,000-node loss can be stepped through.
     """
 
-    __slots__ = ("final", "changes", "processed", "root", "order")
+    __slots__ = ("final", "changes", "processed", "root", "order", "by_hand")
 
     def __init__(self, root: Value, order: List[Value]) -> None:
         self.root = root
@@ -34,6 +34,9 @@ class _BackwardTrace:
         self.final: List[float] = []  # per step: the processed node's gradient (complete by then)
         self.changes: List[Tuple[Tuple[Value, float], ...]] = []  # per step: (parent, grad after)
         self.processed: List[Value] = []
+        # per hand-written node (the lecture's `_backward`): what it added to each parent, read off
+        # as it ran, so explanations never re-run it on gradients that have moved on since
+        self.by_hand: Dict[Value, Dict[Value, float]] = {}
 
 
 class BackwardStep:
@@ -83,7 +86,8 @@ class BackwardStep:
         with the numbers of this moment of the pass."""
         grads = self.grads
         trace = self._trace
-        return explain_step(self.node, trace.root, trace.order, lambda v: grads.get(v, 0.0))
+        return explain_step(self.node, trace.root, trace.order, lambda v: grads.get(v, 0.0),
+                            added_by_hand=lambda made, parent: trace.by_hand.get(made, {}).get(parent, 0.0))
 
     @property
     def processed(self) -> FrozenSet[Value]:
@@ -120,6 +124,7 @@ def backward_steps(root: Value) -> Generator[BackwardStep, None, None]:
         raise TypeError(f"backward_steps needs a Value, got {type(root).__name__}: {root!r}")
     # Every number comes from the engine's own pass (backward_pass is backward(), one node
     # at a time): this only records what each step added.
+    close_stepped_passes(root)  # as backward() would: the gradients below are then this pass's start
     order = topological_order(root)
     total = len(order)
     before = {node: node.grad for node in order if node.is_leaf}  # leaves keep theirs; the rest start at 0
@@ -137,6 +142,8 @@ def backward_steps(root: Value) -> Generator[BackwardStep, None, None]:
                 parents = node.parents if amounts is not None else ()
                 pushed = tuple(zip(parents, amounts)) if amounts is not None else ()
             changes = tuple((p, p.grad) for p in parents)
+            if custom:
+                trace.by_hand[node] = dict(pushed)
             latest.update(changes)
             trace.processed.append(node)
             trace.final.append(node.grad)

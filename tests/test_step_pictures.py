@@ -8,6 +8,7 @@ The moments themselves (`draw_dot(..., highlight=step)`) are tested in test_draw
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 
@@ -165,3 +166,49 @@ def test_step_through_shows_each_steps_chain_rule_calculation_and_fits_the_cell(
 def test_frames_reject_an_unknown_direction():
     with pytest.raises(ValueError, match="direction must be 'backward' or 'forward', got 'sideways'"):
         frames(lecture_graph(), "sideways")
+
+
+def _lecture_tanh(v):
+    """tanh written the lecture's way: its own `_backward`, no primitive."""
+    import math
+
+    t = math.tanh(v.data)
+    out = Value(t, (v,), "tanh")
+
+    def _backward():
+        v.grad += (1 - t ** 2) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def test_the_calculation_below_a_hand_written_op_reads_what_it_added_in_that_pass():
+    from micrograd import backward_steps
+    from micrograd.visual.step_pictures import step_frames
+
+    x = Value(0.5, label="x")
+    n = x * 2
+    n.label = "n"
+    z = _lecture_tanh(n)
+    z.label = "z"
+    added = 1 - math.tanh(1.0) ** 2
+    pictured = [step.explanation for step, _ in step_frames(z)]
+    assert pictured[1].total == added and pictured[1].grad == added
+    assert f"it added {added:.2f}" in str(pictured[1])
+    steps = list(backward_steps(z))
+    z.grad = 0.0  # the live gradient moves on; the explanation of that step must not
+    assert steps[1].explanation.total == added
+    assert "a leaf keeps" not in str(steps[1].explanation)
+
+
+def test_pictures_drawn_while_a_stepped_pass_is_half_done_do_not_keep_its_gradients():
+    from micrograd import backward_steps, frames
+
+    a, b = Value(2.0), Value(-3.0)
+    L = a * b + a
+    it = backward_steps(L)
+    for _ in range(3):
+        next(it)
+    frames(L)
+    L.backward()
+    assert (a.grad, b.grad) == (-2.0, 2.0)  # one pass, as backward() alone gives

@@ -23,7 +23,7 @@ import pathlib
 import re
 from typing import Any, Dict, List, Tuple, Union, cast
 
-from ..engine import Value, topological_order
+from ..engine import Value, close_stepped_passes, topological_order
 from ..steps import BackwardStep, ForwardStep, backward_steps, forward_steps
 from .graph import Drawing, draw_dot
 
@@ -65,6 +65,7 @@ def step_frames(root: Value, direction: str = "backward", **draw_options: Any) -
 def _backward_on_the_side(root: Value) -> List[Step]:
     """All steps of `backward_steps(root)` with the leaves starting from 0, leaving every
     `.grad` as it was found."""
+    close_stepped_passes(root)  # a pass left half-done puts its gradients back before they are saved
     total = len(topological_order(root))
     leaves = [(node, node.grad) for node in topological_order(root) if node.is_leaf]
     for leaf, _ in leaves:
