@@ -393,3 +393,19 @@ def test_every_step_of_the_page_looks_as_frames_draws_it(browser, tmp_path, grap
             assert page.looks() == svg_looks(drawn[k - 1].pipe(format="svg", encoding="utf-8")), k
     finally:
         page.close()
+
+
+def test_a_legend_keeps_one_text_per_cell_at_every_step(browser, tmp_path):
+    # The legend is an HTML-like table: each cell is its own text, as draw_dot's SVG has it.
+    L = lecture_graph()
+    path = save_html(L, tmp_path / "legend.html", legend=True)
+    page = Page(browser, path)
+    try:
+        for _ in range(3):
+            texts = page.page.evaluate(
+                "() => Array.from(document.querySelectorAll('#graph g.node text')).map(t => t.textContent)")
+            meanings = [t for t in texts if "red border" in t or "its number" in t]
+            assert len(meanings) == 2, texts  # two cells, two texts: not run together into one
+            page.page.keyboard.press("ArrowRight")
+    finally:
+        page.close()

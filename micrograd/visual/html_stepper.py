@@ -237,9 +237,9 @@ def _look_json(look: Look) -> List[Any]:
 
 def _label_lines(raw: str, record: bool) -> Tuple[str, ...]:
     """The lines of text Graphviz draws for a label, in order (a record's fields in turn)."""
-    if raw.startswith("<"):  # HTML-like: each line break starts a new text
+    if raw.startswith("<"):  # HTML-like: each line break, and each table cell, starts a new text
         body = raw[1:-1]
-        parts = re.split(r"<br\s*/?>", body, flags=re.IGNORECASE)
+        parts = re.split(r"<br\s*/?>|</td\s*>", body, flags=re.IGNORECASE)
         return tuple(html.unescape(re.sub(r"<[^>]*>", "", p)) for p in parts if re.sub(r"<[^>]*>", "", p))
     text = raw[1:-1] if raw.startswith('"') else raw
     lines: List[str] = []
