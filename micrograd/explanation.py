@@ -192,8 +192,9 @@ class Explanation:
                 up, local = _paren(f(t.upstream)), _paren(f(t.local))
                 math = f"{d(r, c)} \\cdot {d(c, n)} = {up} \\cdot {local} = {f(t.amount)}"
                 if t.formula is not None:
-                    math += (f", \\quad {d(c, n)} = {t.formula.latex(precision=self._precision)}"
-                             f" = {t.formula.latex(True, self._precision)} = {f(t.local)}")
+                    steps = [t.formula.latex(precision=self._precision), t.formula.latex(True, self._precision),
+                             f(t.local)]
+                    math += f", \\quad {d(c, n)} = {' = '.join(dict.fromkeys(steps))}"  # `a = 2`, not `a = 2 = 2`
                 lines.append(via + f"${math}$")
         added_up = [t for t in self.terms if not t.skipped]
         if len(added_up) > 1:

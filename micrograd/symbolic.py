@@ -227,7 +227,17 @@ def format_number(value: Optional[float], precision: int = 4) -> str:
         return "?"
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))  # 2.0 reads as 2
-    return f"{value:.{precision}g}"
+    shown = f"{value:.{precision}g}"
+    if float(shown).is_integer():
+        # Rounding must not make a number look like another, exact one: tanh(6) = 0.99998771 shown
+        # as 1 turns `1 - tanh(6)^2` into the false `1 - 1^2 = 2.458e-05`. Show the part rounding
+        # hid (its distance from the integer) to the same number of significant digits.
+        off = abs(value - round(value))
+        digits = precision
+        while digits < 17 and abs(float(shown) - value) > 0.5 * 10.0 ** (1 - precision) * off:
+            digits += 1
+            shown = f"{value:.{digits}g}"
+    return shown
 
 
 def _squared(e: Expr) -> Optional[Expr]:

@@ -212,3 +212,23 @@ def test_random_expressions_agree_with_backward_and_with_central_differences(x, 
         assert e.total == node.grad
         assert e.numeric == pytest.approx(node.grad, rel=1e-5, abs=1e-6)
         assert math.isfinite(e.total)
+
+
+def test_rounding_never_shows_a_number_as_a_different_exact_one():
+    # tanh(6) = 0.99998771...: shown as 1, `1 - tanh(e)^2 = 1 - 1^2 = 2.458e-05` would be false.
+    e = Value(6.0, label="e")
+    L = e.tanh()
+    L.label = "L"
+    L.backward()
+    text = str(explain(e, L))
+    assert "1 - tanh(e)^2 = 1 - 0.99998771^2 = 2.458e-05" in text
+    assert "0.99998771^{2}" in explain(e, L)._repr_markdown_()
+
+
+def test_the_markdown_form_says_each_step_of_a_local_derivative_once():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    e = a * b
+    e.label = "e"
+    e.backward()
+    markdown = explain(b, e)._repr_markdown_()
+    assert r"\frac{\partial e}{\partial b} = a = 2$" in markdown and "= 2 = 2" not in markdown
