@@ -188,6 +188,10 @@ MISTAKES: List[Tuple[str, Any, str, str]] = [
     ("bug-1", loop("bug-1", "        model.zero_grad()\n        loss.backward()",
                    "        loss.backward()\n        model.zero_grad()"), "zero-after-backward",
      "Your parameters never move"),
+    # no update at all (and no zero_grad): the parameters also never move, but zero_grad is not the reason
+    ("bug-1", loop("bug-1", "        model.zero_grad()\n", "").replace("            p.data -= lr * p.grad\n",
+                                                                         "            pass\n"),
+     "no-update", "Your parameters never moved: nothing changed p.data"),
     ("bug-2", 6, "wrong-line", "model.zero_grad() before backward() is right"),
     ("bug-2", get("bug-2").code, "uphill", "Your loop climbs the loss"),
     ("bug-2", loop("bug-2", "        model.zero_grad()\n", ""), "no-zero-grad", "The gradients still pile up"),

@@ -123,6 +123,11 @@ def _check_loop(exercise: str, fn: Any, source: Source) -> Feedback:
                         [f"the loss: {shown}" if shown else "", "checked on a 2-3-1 MLP and 6 points"][not shown:])
     for variant, message in _LOOP_MISTAKES.items():
         if _same(got, _sgd(variant)):
+            if variant == "zero-after-backward" and not _zeroes_after_backward(source.text):
+                # Parameters that never moved fit more than one mistake: say what was seen.
+                variant, message = "no-update", (
+                    "Your parameters never moved: nothing changed p.data, or the gradients were wiped"
+                    " before the update read them. The update is p.data -= lr * p.grad, after backward().")
             return Feedback(exercise, False, message, [f"checked with {_STEPS} steps of lr = {_LR} on a 2-3-1 MLP"],
                             mistake=variant)
     right = _sgd("right")
@@ -131,6 +136,13 @@ def _check_loop(exercise: str, fn: Any, source: Source) -> Feedback:
                     f" {format_number(right[i], 8)}, yours is {format_number(got[i], 8)}.",
                     ["train must update model.parameters() in place: p.data -= lr * p.grad, after zero_grad()"
                      " and backward()"], mistake="wrong-update")
+
+
+def _zeroes_after_backward(text: str) -> bool:
+    """Whether the code calls `.zero_grad()` on a line after one that calls `.backward()`."""
+    lines = text.splitlines()
+    backward = [i for i, line in enumerate(lines) if ".backward(" in line.split("#")[0]]
+    return bool(backward) and any(".zero_grad(" in line.split("#")[0] for line in lines[backward[0] + 1:])
 
 
 def _same(a: Sequence[float], b: Sequence[float]) -> bool:
