@@ -303,7 +303,7 @@ def test_a_prediction_that_is_not_a_number_is_told_so(answer, words):
     ("def tanh(x)\n    return x\n", "syntax", "Your code does not parse"),
     ("def tanh(x):\n    return 0.5\n", "not-a-value", "Your tanh returned float 0.5, not a Value."),
     ("def tanh(x):\n    return Value(0.5)\n", "not-connected", "not connected to its inputs"),
-    ("def tan(x):\n    return x\ntanh = 3\n", "not-a-function", "`tanh` is a int, not a function."),
+    ("def tan(x):\n    return x\ntanh = 3\n", "not-a-function", "`tanh` is an int, not a function."),
 ])
 def test_a_code_answer_that_is_wrong_in_kind_is_told_so_in_its_own_terms(answer, mistake, words):
     feedback = check("op-1", answer)
@@ -547,3 +547,10 @@ def test_a_process_the_answer_leaves_running_neither_holds_up_the_check_nor_surv
     else:
         assert done.returncode == 0, done.stdout + done.stderr
     assert _running(marker) == []
+
+
+def test_get_says_what_an_id_is():
+    with pytest.raises(TypeError, match="an exercise id is a string such as 'op-1', got int: 3"):
+        get(3)
+    with pytest.raises(KeyError, match="no exercise 'op-99'; the exercises are grad-1"):
+        get("op-99")

@@ -212,3 +212,15 @@ def test_pictures_drawn_while_a_stepped_pass_is_half_done_do_not_keep_its_gradie
     frames(L)
     L.backward()
     assert (a.grad, b.grad) == (-2.0, 2.0)  # one pass, as backward() alone gives
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"format": "bogus"}, "unknown format: 'bogus'"),
+    ({"prefix": "../x"}, "save_frames prefix must be a file name's start, without a folder, got '../x'"),
+    ({"prefix": ""}, "save_frames prefix must be"),
+])
+def test_save_frames_refuses_what_it_cannot_write_before_making_the_folder(tmp_path, options, message):
+    a = Value(2.0)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        save_frames(a * a, tmp_path / "frames", **options)
+    assert not (tmp_path / "frames").exists()

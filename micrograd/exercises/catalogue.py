@@ -16,6 +16,8 @@ EXERCISES: Dict[str, Exercise] = {
 
 def get(id: str) -> Exercise:
     """The exercise with this id ("grad-1"); a KeyError listing the ids if there is none."""
+    if not isinstance(id, str):
+        raise TypeError(f"an exercise id is a string such as 'op-1', got {type(id).__name__}: {id!r}")
     try:
         return EXERCISES[id]
     except (KeyError, TypeError):

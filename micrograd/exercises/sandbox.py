@@ -320,7 +320,8 @@ def _run(exercise_id: str, source: Source, check: CheckFunction) -> Feedback:
                          f"the check calls the function named `{source.entry}`"], mistake="missing")
     if not callable(entry):
         return Feedback(exercise_id, False,
-                        f"`{source.entry}` is a {type(entry).__name__}, not a function.", [], mistake="not-a-function")
+                        f"`{source.entry}` is {_a(type(entry).__name__)}, not a function.", [],
+                        mistake="not-a-function")
     return check(entry, source)
 
 
@@ -390,6 +391,11 @@ def run(exercise: Any, answer: Any, *, isolate: bool = True, timeout: Optional[f
                 return feedback
         err = errors.read_bytes()
     return _crashed(exercise.id, proc.returncode, err.decode(errors="replace"), job["memory_mb"])
+
+
+def _a(noun: str) -> str:
+    """`an int`, `a str`: the noun with its article."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _stopped(left: int) -> str:

@@ -108,14 +108,19 @@ def save_frames(
     ffmpeg's `step_%03d.png` also finds). The directory is created if needed. `format` is any
     format the `dot` program writes ("svg", "png"; graphviz-pure has no "pdf"). Like
     `frames`, it shows this pass's gradients and leaves every `.grad` as it was."""
+    if not isinstance(prefix, str) or not prefix or prefix in (".", "..") or any(c in prefix for c in "/\\"):
+        raise ValueError(f"save_frames prefix must be a file name's start, without a folder, got {prefix!r}")
     out = pathlib.Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     drawings = frames(root, direction, **draw_options)
+    # The first picture is rendered before the folder is made: a format `dot` cannot write
+    # fails here and leaves nothing behind.
+    first = drawings[0].pipe(format=format) if drawings else b""
+    out.mkdir(parents=True, exist_ok=True)
     width = max(3, len(str(len(drawings))))
     paths = []
     for i, drawing in enumerate(drawings, 1):
         path = out / f"{prefix}_{i:0{width}d}.{format}"
-        path.write_bytes(drawing.pipe(format=format))
+        path.write_bytes(first if i == 1 else drawing.pipe(format=format))
         paths.append(path)
     return paths
 
