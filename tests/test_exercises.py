@@ -554,3 +554,12 @@ def test_get_says_what_an_id_is():
         get(3)
     with pytest.raises(KeyError, match="no exercise 'op-99'; the exercises are grad-1"):
         get("op-99")
+
+
+def test_cli_grade_refuses_a_csv_it_cannot_write_before_grading(tmp_path, capsys):
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    (folder / "never_graded.py").write_text("while True:\n    pass\n")  # grading it would take the timeout
+    assert main(["grade", "op-1", str(folder), "--csv", str(tmp_path / "no" / "out.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--csv" in err and "there is no folder" in err and "never_graded" not in err

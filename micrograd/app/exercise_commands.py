@@ -23,6 +23,7 @@ from ..exercises.exercise import KINDS, CodeExercise
 from ..exercises.feedback import Feedback
 from ..exercises.find_bug import FindBug
 from ..exercises.grading import grade, write_csv
+from .output_folder import OutputFolderError, check_writable
 
 __all__ = ["COMMANDS", "add_commands", "run", "FILE_CONVENTION"]
 
@@ -155,6 +156,13 @@ def _grade(args: argparse.Namespace) -> int:
         raise _BadArgument(f"{str(args.folder)!r} is not a folder")
     if args.csv is not None and args.csv.is_dir():
         raise _BadArgument(f"--csv {str(args.csv)!r} is a folder; give a file name")
+    if args.csv is not None:  # before grading a whole folder, not after
+        if not args.csv.parent.is_dir():
+            raise _BadArgument(f"--csv {str(args.csv)!r}: there is no folder {str(args.csv.parent)!r}")
+        try:
+            check_writable(args.csv.parent, [args.csv.name])
+        except OutputFolderError as e:
+            raise _BadArgument(f"--csv {str(args.csv)!r}: {e}") from None
     rows: List[Tuple[pathlib.Path, Feedback]] = []
     log = sys.stdout if args.csv is not None else sys.stderr  # keep stdout for the CSV itself
     for file, feedback in grade(ex.id, args.folder, timeout=args.timeout):
