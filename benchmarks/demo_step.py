@@ -25,6 +25,18 @@ X, Y = DATA["X"], DATA["y"]
 SIZES = [2, 16, 16, 1]
 
 
+def learning_rate(k):
+    """The demo's learning rate at step k: 1.0 decaying linearly to 0.1 over 100 steps."""
+    return 1.0 - 0.9 * k / 100
+
+
+def sgd(model, k):
+    """The demo's update, on any micrograd's parameters (0.1.0's included)."""
+    rate = learning_rate(k)
+    for p in model.parameters():
+        p.data -= rate * p.grad
+
+
 def micrograd_steps(steps):
     from micrograd.engine import Value
     from micrograd.nn import MLP
@@ -42,9 +54,7 @@ def micrograd_steps(steps):
         total_loss = data_loss + reg_loss
         model.zero_grad()
         total_loss.backward()
-        learning_rate = 1.0 - 0.9 * k / 100
-        for p in model.parameters():
-            p.data -= learning_rate * p.grad
+        sgd(model, k)
         loss = total_loss.data
         del inputs, scores, step_losses, data_loss, reg_loss, total_loss  # free the graph inside the timing
         times.append(time.perf_counter() - start)
@@ -77,9 +87,7 @@ def compiled_steps(steps):
         for leaf in others:  # the inputs' gradients: the eager step makes new inputs, with 0, each step
             leaf.grad = 0.0
         loss = program.run()
-        learning_rate = 1.0 - 0.9 * k / 100
-        for p in model.parameters():
-            p.data -= learning_rate * p.grad
+        sgd(model, k)
         times.append(time.perf_counter() - start)
         losses.append(loss)
     return times, losses, trace
@@ -115,9 +123,7 @@ def batched_steps(steps):
         start = time.perf_counter()
         model.zero_grad()
         loss = float(program.run_batch(xy, reduction="mean").mean())
-        learning_rate = 1.0 - 0.9 * k / 100
-        for p in model.parameters():
-            p.data -= learning_rate * p.grad
+        sgd(model, k)
         times.append(time.perf_counter() - start)
         losses.append(loss)
     return times, losses, trace
@@ -150,9 +156,8 @@ def torch_steps(steps):
             p.grad = None
         total.backward()
         with torch.no_grad():
-            learning_rate = 1.0 - 0.9 * k / 100
             for p in params:
-                p -= learning_rate * p.grad
+                p -= learning_rate(k) * p.grad
         times.append(time.perf_counter() - start)
         losses.append(total.item())
     return times, losses
@@ -204,13 +209,13 @@ def float_steps(steps):
                     reg += wi * wi
                 reg += b * b
         total = data_loss * (1.0 / n) + 1e-4 * reg
-        learning_rate = 1.0 - 0.9 * k / 100
+        rate = learning_rate(k)
         for layer, glayer in zip(layers, grads):
             for neuron, (gw, gb) in zip(layer, glayer):
                 w = neuron[0]
                 for i in range(len(w)):
-                    w[i] -= learning_rate * (gw[i] + 2e-4 * w[i])
-                neuron[1] -= learning_rate * (gb + 2e-4 * neuron[1])
+                    w[i] -= rate * (gw[i] + 2e-4 * w[i])
+                neuron[1] -= rate * (gb + 2e-4 * neuron[1])
         times.append(time.perf_counter() - start)
         losses.append(total)
     return times, losses
