@@ -563,3 +563,8 @@ def test_cli_grade_refuses_a_csv_it_cannot_write_before_grading(tmp_path, capsys
     assert main(["grade", "op-1", str(folder), "--csv", str(tmp_path / "no" / "out.csv")]) == 2
     err = capsys.readouterr().err
     assert "--csv" in err and "there is no folder" in err and "never_graded" not in err
+
+
+def test_a_forward_value_a_little_off_is_called_a_wrong_forward_value():
+    feedback = check("op-1", op_source("x.grad += (1 - t ** 2) * out.grad", forward="math.tanh(x.data) * 1.001"))
+    assert feedback.mistake == "forward" and "The forward value is wrong" in feedback.summary

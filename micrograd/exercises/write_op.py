@@ -111,6 +111,12 @@ def _close(got: float, expected: float) -> bool:
     return abs(got - expected) <= ATOL + RTOL * abs(expected)
 
 
+def _same_value(got: float, expected: float) -> bool:
+    """A forward value is a formula on floats, not an estimate: it must agree to rounding (the
+    derivative tolerances, 1e-3 relative, would let a forward 0.1% off pass on as a derivative error)."""
+    return math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12)
+
+
 class _Gradients(NamedTuple):
     got: Tuple[float, ...]
     expected: Tuple[float, ...]
@@ -126,7 +132,7 @@ def check_op(exercise: str, spec: OpSpec, fn: Callable[..., Any], source: Source
         for point in spec.points:
             out = _apply(spec, fn, point)
             right = spec.forward(*point)
-            if not _close(out.data, right):
+            if not _same_value(out.data, right):
                 return Feedback(exercise, False, f"The forward value is wrong: {name}({_args(point)}) is"
                                 f" {format_number(right, 8)}, your {name} gives {format_number(out.data, 8)}.",
                                 ["fix the value first: the derivative is checked against it"], mistake="forward")
