@@ -130,6 +130,15 @@ def train(X, y, steps):
         (w * w).backward()
     return lambda x: w
 """
+TRAIN_TOO_MANY_BY_GRAD = """
+from micrograd import grad
+
+def train(X, y, steps):
+    w = Value(1.0)
+    for _ in range(steps + 1):
+        grad(w * w, [w])
+    return lambda x: w
+"""
 TRAIN_NO_UPDATE = """
 def train(X, y, steps):
     model = MLP(2, [1])
@@ -212,6 +221,7 @@ MISTAKES: List[Tuple[str, Any, str, str]] = [
     ("train-3", TRAIN_ONE_OUTPUT, "wrong-output", "Your model returned Value, not 3 scores"),
     ("train-3", TRAIN_NONE, "no-model", "not a model"),
     ("train-2", TRAIN_TOO_MANY, "over-budget", "more than 80 steps"),
+    ("train-2", TRAIN_TOO_MANY_BY_GRAD, "over-budget", "more than 80 steps"),  # grad() bound before the check
     ("train-2", TRAIN_NO_UPDATE, "flat", "the loss never changed"),
 ]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 import sys
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import engine
 from ..engine import Value
@@ -67,11 +67,12 @@ class Train(CodeExercise):
         curve: List[float] = []
         random.seed(self.seed)
         try:
-            with _counted(curve, self.steps):
+            with _counted(curve, self.steps, getattr(fn, "__globals__", None)):
                 model = call(fn, X_train, list(y_train), self.steps, what="your train")
         except LearnerError as e:
             if e.mistake == "over-budget":
-                return self._feedback(False, f"Your train took more than {self.steps} steps (calls of backward()).",
+                return self._feedback(False, f"Your train took more than {self.steps} steps"
+                                      " (calls of backward() or micrograd.grad).",
                                       ["train(X, y, steps) gets the budget as `steps`: stop there"],
                                       mistake="over-budget", curve=curve)
             return self._feedback(False, e.summary[0].upper() + e.summary[1:] + ".", e.details, mistake=e.mistake,
@@ -144,9 +145,11 @@ def _diagnose(curve: Sequence[float]) -> Tuple[str, str]:
 class _counted:
     """Count backward passes (the steps), record the curve, stop past the budget."""
 
-    def __init__(self, curve: List[float], budget: int) -> None:
+    def __init__(self, curve: List[float], budget: int, namespace: Optional[Dict[str, Any]] = None) -> None:
         self.curve, self.budget = curve, budget
+        self.namespace: Dict[str, Any] = namespace if namespace is not None else {}
         self.saved: List[Tuple[Any, str, Any]] = []
+        self.bound: List[str] = []
 
     def __enter__(self) -> "_counted":
         curve, budget = self.curve, self.budget
@@ -172,11 +175,18 @@ class _counted:
         if front is not None and "grad" in vars(front):
             self.saved.append((front, "grad", vars(front)["grad"]))
             front.grad = counted_grad  # type: ignore[attr-defined]
+        # `from micrograd import grad` at the top of the learner's file bound the original: count it too
+        self.original_grad = grad
+        self.bound = [k for k, v in self.namespace.items() if v is grad]
+        for k in self.bound:
+            self.namespace[k] = counted_grad
         return self
 
     def __exit__(self, *exc: Any) -> None:
         for owner, name, original in self.saved:
             setattr(owner, name, original)
+        for k in self.bound:
+            self.namespace[k] = self.original_grad
 
 
 # ---------------------------------------------------------------------------------------
