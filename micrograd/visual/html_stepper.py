@@ -60,14 +60,15 @@ def save_html(root: Value, path: Union[str, "pathlib.Path"], direction: str = "b
         GraphTooLargeError: the graph has more than `max_nodes` nodes (as `draw_dot`).
     """
     out = pathlib.Path(path)
-    out.write_text(stepper_html(root, direction, title=title, **draw_options), encoding="utf-8")
+    out.write_text(stepper_html(root, direction, title=title, who="save_html", **draw_options), encoding="utf-8")
     return out
 
 
 def stepper_html(root: Value, direction: str = "backward", *, title: Optional[str] = None,
-                 **draw_options: Any) -> str:
-    """The page `save_html` writes, as a string (to serve or embed it yourself)."""
-    pictured = step_frames(root, direction, **draw_options)
+                 who: str = "stepper_html", **draw_options: Any) -> str:
+    """The page `save_html` writes, as a string (to serve or embed it yourself). `who` is
+    the function a bad argument's error names (`save_html` passes its own name)."""
+    pictured = step_frames(root, direction, who=who, **draw_options)
     drawings = [drawing for _, drawing in pictured]
     cache: Dict[str, Optional[Tuple[str, str, Attrs, Look]]] = {}  # most lines are the same at every step
     statements = [_statements(d, cache) for d in drawings]
