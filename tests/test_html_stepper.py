@@ -393,6 +393,8 @@ def a_leaf():
     (used_twice, "backward", {"params": True, "max_depth": 2, "rankdir": "TB"}),
     (used_twice, "forward", {"params": True}),
     (by_hand, "backward", {"show_local": True, "color_by_grad": True, "params": True}),
+    (used_twice, "backward", {"legend": True, "show_local": True, "color_by_grad": True, "params": True}),
+    (used_twice, "forward", {"legend": True}),
 ])
 def test_every_step_of_the_page_looks_as_frames_draws_it(browser, tmp_path, graph, direction, options):
     root, params, inputs = graph()

@@ -89,10 +89,14 @@ def stepper_html(root: Value, direction: str = "backward", *, title: Optional[st
 
     ids = {node: f"v{i}" for i, node in enumerate(drawings[0].values)}
     position = {key: i for i, key in enumerate(keys)}
+    # An element that looks the same at every step (the legend, a leaf's constant...) is left
+    # exactly as dot drew it in the laid-out SVG: the script's restyling (one colour for a
+    # node's every line and shape) would flatten a legend's table into one colour and one text.
+    changing = [i for i in range(len(keys)) if any(step_looks[i] != looks[0][i] for step_looks in looks)]
     steps = []
     previous: Optional[List[Look]] = None
     for (step, _), now in zip(pictured, looks):
-        changed = [[i, _look_json(look)] for i, look in enumerate(now) if previous is None or look != previous[i]]
+        changed = [[i, _look_json(now[i])] for i in changing if previous is None or now[i] != previous[i]]
         steps.append({
             "changes": changed,
             "current": position[("node", ids[step.node], 0)],
