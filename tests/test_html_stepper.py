@@ -155,6 +155,9 @@ def test_save_html_errors_name_save_html_not_draw_dot(tmp_path):
         save_html(L, tmp_path / "x.html", "up")
     with pytest.raises(TypeError, match=r"^save_html draws every step itself: do not pass highlight$"):
         save_html(L, tmp_path / "x.html", highlight=L)
+    model = MLP(2, [1])
+    with pytest.raises(ValueError, match=r"^save_html draws the pass one node at a time"):
+        save_html(model([1.0, 2.0]), tmp_path / "x.html", collapse="neuron", model=model)
     assert not (tmp_path / "x.html").exists()
     with pytest.raises(ValueError, match=r"^stepper_html precision must be an int from 0 to 17, got 99$"):
         stepper_html(L, precision=99)

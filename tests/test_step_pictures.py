@@ -169,7 +169,10 @@ def test_frames_reject_an_unknown_direction():
 
 
 def test_each_picture_function_names_itself_in_a_bad_options_error(tmp_path):
+    from micrograd.nn import MLP
+
     L = lecture_graph()
+    model = MLP(2, [1])
     calls = {
         "frames": lambda **kw: frames(L, **kw),
         "step_frames": lambda **kw: step_frames(L, **kw),
@@ -183,6 +186,9 @@ def test_each_picture_function_names_itself_in_a_bad_options_error(tmp_path):
             call(colour=True)
         with pytest.raises(GraphTooLargeError, match=rf"^{who}: the graph behind this Value has 7 nodes"):
             call(max_nodes=2)
+        with pytest.raises(ValueError, match=rf"^{who} draws the pass one node at a time, so it cannot draw the"
+                                             r" graph collapsed \(collapse='layer'\)"):
+            call(collapse="layer", model=model)
     assert not (tmp_path / "out").exists()
     # draw_dot itself still names draw_dot
     with pytest.raises(ValueError, match=r"^draw_dot rankdir must be"):

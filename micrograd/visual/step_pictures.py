@@ -57,6 +57,12 @@ def step_frames(root: Value, direction: str = "backward", *, who: str = "step_fr
         raise ValueError(f"{who} direction must be 'backward' or 'forward', got {direction!r}")
     if "highlight" in draw_options:
         raise TypeError(f"{who} draws every step itself: do not pass highlight")
+    if draw_options.get("collapse") is not None:  # a box merges many nodes: no step is drawn alone
+        raise ValueError(
+            f"{who} draws the pass one node at a time, so it cannot draw the graph collapsed"
+            f" (collapse={draw_options['collapse']!r}); draw a part of a big graph with max_depth= or stop_at=,"
+            " or draw_dot(root, model=..., collapse=...) for one picture of it"
+        )
     # The size guard and option checks, before any .grad changes; and which nodes are in view.
     drawn = set(_checked_drawing(root, who, draw_options).values)
     steps: List[Step] = list(forward_steps(root)) if direction == "forward" else _backward_on_the_side(root)
