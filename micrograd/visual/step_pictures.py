@@ -49,7 +49,8 @@ def step_frames(root: Value, direction: str = "backward", *, who: str = "step_fr
         direction: "backward" or "forward".
         **draw_options: passed to `draw_dot` (`show_local=True`, `rankdir="TB"`, ...).
             The size limit `max_nodes` is checked before the pass runs. With
-            `max_depth` or `stop_at`, only the steps at drawn nodes are kept.
+            `max_depth` or `stop_at`, only the steps at drawn nodes are kept. Not
+            `collapse=` (a step is one node; a box would merge many).
         who: the function a bad argument's error names (a wrapper such as `save_html`
             passes its own name, so the error points at the call the user wrote).
     """
