@@ -228,7 +228,7 @@ def format_number(value: Optional[float], precision: int = 4) -> str:
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))  # 2.0 reads as 2
     shown = f"{value:.{precision}g}"
-    if float(shown).is_integer():
+    if _looks_exact(shown) and math.isfinite(value) and not float(value).is_integer():
         # Rounding must not make a number look like another, exact one: tanh(6) = 0.99998771 shown
         # as 1 turns `1 - tanh(6)^2` into the false `1 - 1^2 = 2.458e-05`. Show the part rounding
         # hid (its distance from the integer) to the same number of significant digits.
@@ -238,6 +238,11 @@ def format_number(value: Optional[float], precision: int = 4) -> str:
             digits += 1
             shown = f"{value:.{digits}g}"
     return shown
+
+
+def _looks_exact(shown: str) -> bool:
+    """`2`, `-1`, `1e+05`: a number written without a decimal point reads as exact."""
+    return re.fullmatch(r"-?\d+(e[+-]\d+)?", shown) is not None
 
 
 def _squared(e: Expr) -> Optional[Expr]:

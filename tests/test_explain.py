@@ -225,6 +225,22 @@ def test_rounding_never_shows_a_number_as_a_different_exact_one():
     assert "0.99998771^{2}" in explain(e, L)._repr_markdown_()
 
 
+@pytest.mark.parametrize("value, shown", [
+    (math.tanh(6.0), "0.99998771"),   # rounds to 1: more digits, until the part hidden shows
+    (-2.00004, "-2.00004"),
+    (99999.7, "99999.7"),             # 1e+05 reads as exactly 100000 too
+    (3.0000000000000004, "3.0000000000000004"),  # at most 17 digits: the float's repr
+    (12345.6, "1.235e+04"),           # has its point: plainly rounded, kept at 4 digits
+    (1.2345678e20, "1.235e+20"),      # an integer as big as this is not stretched to 17 digits
+    (1e16 + 2, "1e+16"),
+    (2.0, "2"), (0.5, "0.5"), (2.458e-05, "2.458e-05"), (math.inf, "inf"),
+])
+def test_format_number_shows_more_digits_only_where_rounding_would_fake_an_exact_number(value, shown):
+    from micrograd.symbolic import format_number
+
+    assert format_number(value) == shown
+
+
 def test_the_markdown_form_says_each_step_of_a_local_derivative_once():
     a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     e = a * b

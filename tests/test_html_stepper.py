@@ -141,6 +141,28 @@ def test_save_html_rejects_an_unknown_direction_and_a_highlight(tmp_path):
         save_html(lecture_graph(), tmp_path / "x.html", highlight=None)
 
 
+def test_save_html_errors_name_save_html_not_draw_dot(tmp_path):
+    # The user called save_html: a bad option's error names it, with the same exception type.
+    L = lecture_graph()
+    with pytest.raises(ValueError, match=r"^save_html rankdir must be one of \('LR', 'TB', 'RL', 'BT'\), got 'XX'$"):
+        save_html(L, tmp_path / "x.html", rankdir="XX")
+    with pytest.raises(TypeError, match=r"^save_html\(\) got an unexpected keyword argument 'bogus'$"):
+        save_html(L, tmp_path / "x.html", bogus=1)
+    with pytest.raises(GraphTooLargeError, match=r"^save_html: the graph behind this Value has 7 nodes, more than"
+                                                 r" max_nodes=3;"):
+        save_html(L, tmp_path / "x.html", max_nodes=3)
+    with pytest.raises(ValueError, match=r"^save_html direction must be 'backward' or 'forward', got 'up'$"):
+        save_html(L, tmp_path / "x.html", "up")
+    with pytest.raises(TypeError, match=r"^save_html draws every step itself: do not pass highlight$"):
+        save_html(L, tmp_path / "x.html", highlight=L)
+    model = MLP(2, [1])
+    with pytest.raises(ValueError, match=r"^save_html draws the pass one node at a time"):
+        save_html(model([1.0, 2.0]), tmp_path / "x.html", collapse="neuron", model=model)
+    assert not (tmp_path / "x.html").exists()
+    with pytest.raises(ValueError, match=r"^stepper_html precision must be an int from 0 to 17, got 99$"):
+        stepper_html(L, precision=99)
+
+
 def test_save_html_twice_gives_the_same_file_and_leaves_every_grad_as_it_was(tmp_path):
     L = lecture_graph()
     L.backward()
@@ -374,6 +396,8 @@ def a_leaf():
     (used_twice, "backward", {"params": True, "max_depth": 2, "rankdir": "TB"}),
     (used_twice, "forward", {"params": True}),
     (by_hand, "backward", {"show_local": True, "color_by_grad": True, "params": True}),
+    (used_twice, "backward", {"legend": True, "show_local": True, "color_by_grad": True, "params": True}),
+    (used_twice, "forward", {"legend": True}),
 ])
 def test_every_step_of_the_page_looks_as_frames_draws_it(browser, tmp_path, graph, direction, options):
     root, params, inputs = graph()

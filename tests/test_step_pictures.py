@@ -168,6 +168,33 @@ def test_frames_reject_an_unknown_direction():
         frames(lecture_graph(), "sideways")
 
 
+def test_each_picture_function_names_itself_in_a_bad_options_error(tmp_path):
+    from micrograd.nn import MLP
+
+    L = lecture_graph()
+    model = MLP(2, [1])
+    calls = {
+        "frames": lambda **kw: frames(L, **kw),
+        "step_frames": lambda **kw: step_frames(L, **kw),
+        "save_frames": lambda **kw: save_frames(L, tmp_path / "out", **kw),
+        "step_through": lambda **kw: step_through(L, **kw),
+    }
+    for who, call in calls.items():
+        with pytest.raises(ValueError, match=rf"^{who} rankdir must be one of .*, got 'XX'$"):
+            call(rankdir="XX")
+        with pytest.raises(TypeError, match=rf"^{who}\(\) got an unexpected keyword argument 'colour'$"):
+            call(colour=True)
+        with pytest.raises(GraphTooLargeError, match=rf"^{who}: the graph behind this Value has 7 nodes"):
+            call(max_nodes=2)
+        with pytest.raises(ValueError, match=rf"^{who} draws the pass one node at a time, so it cannot draw the"
+                                             r" graph collapsed \(collapse='layer'\)"):
+            call(collapse="layer", model=model)
+    assert not (tmp_path / "out").exists()
+    # draw_dot itself still names draw_dot
+    with pytest.raises(ValueError, match=r"^draw_dot rankdir must be"):
+        micrograd.draw_dot(L, rankdir="XX")
+
+
 def _lecture_tanh(v):
     """tanh written the lecture's way: its own `_backward`, no primitive."""
     import math

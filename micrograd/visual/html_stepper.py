@@ -60,14 +60,15 @@ def save_html(root: Value, path: Union[str, "pathlib.Path"], direction: str = "b
         GraphTooLargeError: the graph has more than `max_nodes` nodes (as `draw_dot`).
     """
     out = pathlib.Path(path)
-    out.write_text(stepper_html(root, direction, title=title, **draw_options), encoding="utf-8")
+    out.write_text(stepper_html(root, direction, title=title, who="save_html", **draw_options), encoding="utf-8")
     return out
 
 
 def stepper_html(root: Value, direction: str = "backward", *, title: Optional[str] = None,
-                 **draw_options: Any) -> str:
-    """The page `save_html` writes, as a string (to serve or embed it yourself)."""
-    pictured = step_frames(root, direction, **draw_options)
+                 who: str = "stepper_html", **draw_options: Any) -> str:
+    """The page `save_html` writes, as a string (to serve or embed it yourself). `who` is
+    the function a bad argument's error names (`save_html` passes its own name)."""
+    pictured = step_frames(root, direction, who=who, **draw_options)
     drawings = [drawing for _, drawing in pictured]
     cache: Dict[str, Optional[Tuple[str, str, Attrs, Look]]] = {}  # most lines are the same at every step
     statements = [_statements(d, cache) for d in drawings]
@@ -88,10 +89,14 @@ def stepper_html(root: Value, direction: str = "backward", *, title: Optional[st
 
     ids = {node: f"v{i}" for i, node in enumerate(drawings[0].values)}
     position = {key: i for i, key in enumerate(keys)}
+    # An element that looks the same at every step (the legend, a leaf's constant...) is left
+    # exactly as dot drew it in the laid-out SVG: the script's restyling (one colour for a
+    # node's every line and shape) would flatten a legend's table into one colour and one text.
+    changing = [i for i in range(len(keys)) if any(step_looks[i] != looks[0][i] for step_looks in looks)]
     steps = []
     previous: Optional[List[Look]] = None
     for (step, _), now in zip(pictured, looks):
-        changed = [[i, _look_json(look)] for i, look in enumerate(now) if previous is None or look != previous[i]]
+        changed = [[i, _look_json(now[i])] for i in changing if previous is None or now[i] != previous[i]]
         steps.append({
             "changes": changed,
             "current": position[("node", ids[step.node], 0)],

@@ -33,7 +33,8 @@ _DIRECTIONS = ("backward", "forward")
 Step = Union[BackwardStep, ForwardStep]
 
 
-def step_frames(root: Value, direction: str = "backward", **draw_options: Any) -> List[Tuple[Step, Drawing]]:
+def step_frames(root: Value, direction: str = "backward", *, who: str = "step_frames",
+                **draw_options: Any) -> List[Tuple[Step, Drawing]]:
     """Every drawn step of one pass through `root`'s graph, with its drawing, in order.
 
     Backward, the steps are those of `backward_steps(root)` run on the side: each leaf's
@@ -48,18 +49,39 @@ def step_frames(root: Value, direction: str = "backward", **draw_options: Any) -
         direction: "backward" or "forward".
         **draw_options: passed to `draw_dot` (`show_local=True`, `rankdir="TB"`, ...).
             The size limit `max_nodes` is checked before the pass runs. With
-            `max_depth` or `stop_at`, only the steps at drawn nodes are kept.
+            `max_depth` or `stop_at`, only the steps at drawn nodes are kept. Not
+            `collapse=` (a step is one node; a box would merge many).
+        who: the function a bad argument's error names (a wrapper such as `save_html`
+            passes its own name, so the error points at the call the user wrote).
     """
     if direction not in _DIRECTIONS:
-        raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
+        raise ValueError(f"{who} direction must be 'backward' or 'forward', got {direction!r}")
     if "highlight" in draw_options:
-        raise TypeError("frames draws every step itself: do not pass highlight")
+        raise TypeError(f"{who} draws every step itself: do not pass highlight")
+    if draw_options.get("collapse") is not None:  # a box merges many nodes: no step is drawn alone
+        raise ValueError(
+            f"{who} draws the pass one node at a time, so it cannot draw the graph collapsed"
+            f" (collapse={draw_options['collapse']!r}); draw a part of a big graph with max_depth= or stop_at=,"
+            " or draw_dot(root, model=..., collapse=...) for one picture of it"
+        )
     # The size guard and option checks, before any .grad changes; and which nodes are in view.
-    drawn = set(draw_dot(root, **draw_options).values)
+    drawn = set(_checked_drawing(root, who, draw_options).values)
     steps: List[Step] = list(forward_steps(root)) if direction == "forward" else _backward_on_the_side(root)
     # Each drawing reads its step's record (`step.grads`), never the live .grad, so the
     # pictures can be drawn after the gradients are back.
     return [(step, draw_dot(root, highlight=step, **draw_options)) for step in steps if step.node in drawn]
+
+
+def _checked_drawing(root: Value, who: str, draw_options: Dict[str, Any]) -> Drawing:
+    """`draw_dot(root, **draw_options)`, its errors naming `who` (the function the user
+    called) instead of draw_dot: the options are checked here, before any step is taken."""
+    try:
+        return draw_dot(root, **draw_options)
+    except (TypeError, ValueError) as e:  # GraphTooLargeError is a ValueError
+        message = str(e)
+        if who == "draw_dot" or not message.startswith("draw_dot") or len(e.args) != 1:
+            raise
+        raise type(e)(who + message[len("draw_dot"):]) from None
 
 
 def _backward_on_the_side(root: Value) -> List[Step]:
@@ -91,7 +113,11 @@ def frames(root: Value, direction: str = "backward", **draw_options: Any) -> Lis
     every `.grad` is left exactly as it was: see `step_frames`, which takes the same
     arguments and also gives each drawing's step.
     """
-    return [drawing for _, drawing in step_frames(root, direction, **draw_options)]
+    return _drawings(root, direction, "frames", draw_options)
+
+
+def _drawings(root: Value, direction: str, who: str, draw_options: Dict[str, Any]) -> List[Drawing]:
+    return [drawing for _, drawing in step_frames(root, direction, who=who, **draw_options)]
 
 
 def save_frames(
@@ -111,7 +137,7 @@ def save_frames(
     if not isinstance(prefix, str) or not prefix or prefix in (".", "..") or any(c in prefix for c in "/\\"):
         raise ValueError(f"save_frames prefix must be a file name's start, without a folder, got {prefix!r}")
     out = pathlib.Path(directory)
-    drawings = frames(root, direction, **draw_options)
+    drawings = _drawings(root, direction, "save_frames", draw_options)
     # The first picture is rendered before the folder is made: a format `dot` cannot write
     # fails here and leaves nothing behind.
     first = drawings[0].pipe(format=format) if drawings else b""
@@ -132,7 +158,7 @@ def step_through(root: Value, direction: str = "backward", **draw_options: Any) 
     calculation of the highlighted node's gradient (`step.explanation`); forward, how its
     value was computed. Like `frames`, it shows this pass's gradients and leaves every
     `.grad` as it was. Without `ipywidgets` installed, the list of drawings from `frames`."""
-    pictured = step_frames(root, direction, **draw_options)
+    pictured = step_frames(root, direction, who="step_through", **draw_options)
     try:
         import ipywidgets as widgets
     except ImportError:  # optional: the drawings are still useful as a list
